@@ -1,0 +1,28 @@
+/*
+ * main.c - the flint binary: dispatches `flint <command> ...`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: flint <command> [args]\n"
+            "\n"
+            "commands:\n"
+            "  server                        run the server\n"
+            "  import openmetrics FILE DIR   backfill blocks from an OpenMetrics file\n"
+            "  tsdb analyze DIR              blocks, series, samples, bytes per sample, cardinality\n"
+            "  tsdb ls DIR                   list blocks\n"
+            "\n"
+            "Run `flint <command> --help` for a command's flags.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    fprintf(stderr, "flint: unknown command %s\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# test.sh - everything `make test` runs, in order, with one total at the end.
+#
+#   1. Check unit suites (normal build)
+#   2. crash test: SIGKILLed writer, reopen, every acknowledged sample present
+#   3. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
+#   4. Check unit suites again under AddressSanitizer + UBSan
+#
+# Each step prints its own "name: N passed, N failed" line; the last line
+# adds them up, so a run that executed nothing shows "0 passed".
+set -u
+cd "$(dirname "$0")/.."
+MAKE=${MAKE:-make}
+total_pass=0
+total_fail=0
+steps_failed=()
+
+count() { # $1 = step name, $2 = output file, $3 = exit code
+    local line p f
+    line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "$1: no summary line (exit $3)"
+        total_fail=$((total_fail + 1)); steps_failed+=("$1"); return
+    fi
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then total_fail=$((total_fail + 1)); fi
+    if [ "$3" -ne 0 ] || [ "$f" -ne 0 ]; then steps_failed+=("$1"); fi
+}
+
+run_step() { # $1 = name, rest = command
+    local name=$1; shift
+    local out; out=$(mktemp)
+    echo "=== $name"
+    "$@" 2>&1 | tee "$out"
+    local rc=${PIPESTATUS[0]}
+    count "$name" "$out" "$rc"
+    rm -f "$out"
+}
+
+run_step unit env CK_FORK=yes build/check_flint
+if [ -x tests/crash/run.sh ]; then
+    run_step crash tests/crash/run.sh "${CRASH_RUNS:-60}"
+fi
+if command -v clang >/dev/null && ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
+    run_step fuzz bash -c "$MAKE --no-print-directory -s fuzz-build >/dev/null && scripts/run-fuzz.sh ${FUZZ_SMOKE_SECONDS:-15} build/fuzz/fuzz_*"
+fi
+run_step asan bash -c "$MAKE --no-print-directory -s build/check_flint_asan >/dev/null && CK_FORK=yes ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/check_flint_asan"
+
+echo
+if [ ${#steps_failed[@]} -gt 0 ]; then echo "failed steps: ${steps_failed[*]}"; fi
+echo "total: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
