@@ -189,3 +189,12 @@ clean:
 .PHONY: all run test unit asan crash fuzz fuzz-build bench clean deps deps-test deps-bench
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- benchmark programs: bench/<name>.c -> build/bench/<name> ----------------
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libflint.a
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -O3 -o $@ $^ $(LDLIBS)
+bench-build: $(BENCH_BINS)
