@@ -345,7 +345,7 @@ static void pair_table_free(pair_table *t) {
 }
 
 static int pair_table_build(index_writer *w, pair_table *t) {
-    qsort(w->keys, w->nkeys, sizeof *w->keys, cmp_u64);
+    if (w->nkeys > 1) qsort(w->keys, w->nkeys, sizeof *w->keys, cmp_u64);
     size_t n = w->nkeys ? w->nkeys : 1;
     t->pairs = fl_malloc(n * sizeof *t->pairs);
     t->count = fl_malloc(n * sizeof *t->count);

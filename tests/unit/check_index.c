@@ -64,14 +64,14 @@ static int cmp_cstr(const void *a, const void *b) { return strcmp(*(const char *
 
 /* Sort series, collect symbols. */
 static void model_seal(model *m) {
-    qsort(m->s, m->n, sizeof *m->s, cmp_series);
+    if (m->n > 1) qsort(m->s, m->n, sizeof *m->s, cmp_series);
     size_t cap = 0;
     for (size_t i = 0; i < m->n; i++) cap += 2 * m->s[i].nl;
     const char **all = malloc((cap ? cap : 1) * sizeof *all);
     size_t k = 0;
     for (size_t i = 0; i < m->n; i++)
         for (size_t j = 0; j < m->s[i].nl; j++) all[k++] = m->s[i].l[j].name, all[k++] = m->s[i].l[j].value;
-    qsort(all, k, sizeof *all, cmp_cstr);
+    if (k > 1) qsort(all, k, sizeof *all, cmp_cstr);
     size_t u = 0;
     for (size_t i = 0; i < k; i++)
         if (!u || strcmp(all[u - 1], all[i])) all[u++] = all[i];
@@ -142,7 +142,7 @@ static void model_large(model *m, size_t metrics, size_t instances) {
             t->l[t->nl++] = (index_pair){"region", i % 3 ? "eu-west-1" : "us-east-1"};
         }
     }
-    qsort(m->s, m->n, sizeof *m->s, cmp_series);
+    if (m->n > 1) qsort(m->s, m->n, sizeof *m->s, cmp_series);
     /* chunks in series order, as a block writer lays them out */
     uint64_t off = 8;
     for (size_t s = 0; s < m->n; s++) {
