@@ -111,7 +111,8 @@ int block_writer_new(const char *data_dir, int64_t mint, int64_t maxt, const blo
         w->meta.nparents = np;
         snprintf(w->tmp_dir, sizeof w->tmp_dir, "%s/%s.tmp", data_dir, w->meta.ulid);
         snprintf(w->final_dir, sizeof w->final_dir, "%s/%s", data_dir, w->meta.ulid);
-        rc = fio_mkdir_p(data_dir);
+        rc = strlen(data_dir) + BLOCK_ULID_LEN + 32 < PATH_MAX ? fio_mkdir_p(data_dir)
+                                                               : flint_error(FLINT_EINVAL, "block: data directory path too long");
     }
     if (!rc) {
         if (mkdir(w->tmp_dir, 0755) != 0)
@@ -131,14 +132,12 @@ int block_writer_new(const char *data_dir, int64_t mint, int64_t maxt, const blo
     return 0;
 }
 
+/* The caller reserved room in symlist, so a new string is always listed
+ * (an interned string missing from symlist would break the index). */
 static const char *intern(block_writer *w, const char *s) {
     size_t before = symtab_count(w->syms);
     const char *p = symtab_intern(w->syms, s, strlen(s));
-    if (!p) return NULL;
-    if (symtab_count(w->syms) != before) {
-        if (fl_grow((void **)&w->symlist, &w->syms_cap, w->nsyms + 1, sizeof *w->symlist)) return NULL;
-        w->symlist[w->nsyms++] = p;
-    }
+    if (p && symtab_count(w->syms) != before) w->symlist[w->nsyms++] = p;
     return p;
 }
 
@@ -175,7 +174,8 @@ int block_writer_add_series(block_writer *w, const labels *l, const block_chunk 
     if (rc) return rc;
     if (fl_grow((void **)&w->labels, &w->labels_cap, w->nlabels + l->n, sizeof *w->labels) ||
         fl_grow((void **)&w->chunks, &w->chunks_cap, w->nchunks + n, sizeof *w->chunks) ||
-        fl_grow((void **)&w->series, &w->series_cap, w->nseries + 1, sizeof *w->series))
+        fl_grow((void **)&w->series, &w->series_cap, w->nseries + 1, sizeof *w->series) ||
+        fl_grow((void **)&w->symlist, &w->syms_cap, w->nsyms + 2 * l->n, sizeof *w->symlist))
         return FLINT_ENOMEM;
     for (size_t i = 0; i < l->n; i++) {
         const char *name = intern(w, l->v[i].name), *value = intern(w, l->v[i].value);

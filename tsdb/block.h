@@ -93,8 +93,9 @@ int block_writer_new(const char *data_dir, int64_t mint, int64_t maxt, const blo
 /* Add one series: labels strictly greater (labels_cmp) than the previous
  * series', names strictly increasing, at least one label; chunks sorted and
  * non-overlapping (mint <= maxt < next mint), inside [mint, maxt) of the
- * block. Labels and chunk bytes are copied. FLINT_EINVAL says what is
- * wrong and leaves the writer usable; I/O errors fail the writer. */
+ * block. Labels and chunk bytes are copied. FLINT_EINVAL (saying what is
+ * wrong) and FLINT_ENOMEM leave the writer as before the call, so the
+ * caller may skip or retry the series; I/O errors fail the writer. */
 int block_writer_add_series(block_writer *w, const labels *l, const block_chunk *chunks, size_t n);
 /* Write index and meta.json, fsync everything, rename `<ULID>.tmp` to
  * `<ULID>`. ulid_out (may be NULL) receives the id. On failure nothing is

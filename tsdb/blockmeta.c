@@ -347,9 +347,11 @@ int block_meta_read(const char *dir, block_meta *m) {
     rc = block_meta_parse(data, n, m);
     fl_free(data);
     if (rc == FLINT_ECORRUPT) {
+        /* "meta.json: what at offset N" -> "<path>: what at offset N" */
         char msg[400];
         snprintf(msg, sizeof msg, "%s", flint_errmsg());
-        flint_error(rc, "%s: %s", path, msg);
+        const char *what = strncmp(msg, "meta.json: ", 11) == 0 ? msg + 11 : msg;
+        flint_error(rc, "%s: %s", path, what);
     }
     return rc;
 }

@@ -821,6 +821,57 @@ START_TEST(test_block_oom_writer) {
 }
 END_TEST
 
+/* ENOMEM inside add_series leaves the writer as it was: retrying the same
+ * series and going on gives a complete, correct block. */
+START_TEST(test_block_oom_add_series_retry) {
+    const char *dir = tu_tmpdir();
+    tblock t;
+    tblock_make(&t);
+    int failures = 0;
+    for (size_t victim = 0; victim < t.n; victim++) {
+        for (long n = 0; n < 40; n++) {
+            block_writer *w;
+            ck_assert_int_eq(block_writer_new(dir, 0, 10000, NULL, &w), 0);
+            for (size_t s = 0; s < t.n; s++) {
+                uint8_t bufs[3][64];
+                block_chunk c[3];
+                for (int k = 0; k < (int)(s % 4); k++) make_chunk(s, k, bufs[k], &c[k]);
+                if (s == victim) {
+                    fl_fault_fail_after(n);
+                    int rc = block_writer_add_series(w, &t.series[s], c, s % 4);
+                    fl_fault_reset();
+                    ck_assert(rc == 0 || rc == FLINT_ENOMEM);
+                    if (rc == 0) continue;
+                    failures++;
+                }
+                ck_assert_int_eq(block_writer_add_series(w, &t.series[s], c, s % 4), 0);
+            }
+            block_ulid id;
+            ck_assert_msg(block_writer_commit(w, id) == 0, "%s", flint_errmsg());
+            block_writer_free(w);
+            char path[PATH_MAX];
+            block_dir(path, dir, id);
+            block *b;
+            ck_assert_int_eq(block_open(path, &b), 0);
+            block_series bs;
+            block_series_init(&bs);
+            for (uint32_t i = 0; i < t.n; i++) {
+                ck_assert_int_eq(block_series_get(b, i, INT64_MIN, INT64_MAX, &bs), 0);
+                labels l = block_series_labels(&bs);
+                ck_assert(labels_equal(&l, &t.series[i]));
+                ck_assert_uint_eq(bs.nchunks, i % 4);
+            }
+            block_series_free(&bs);
+            block_close(b);
+            ck_assert_int_eq(block_delete(path), 0);
+        }
+    }
+    ck_assert_int_gt(failures, 5); /* a series whose strings are all known may allocate nothing */
+    tblock_free(&t);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 START_TEST(test_block_oom_open_and_query) {
     const char *dir = tu_tmpdir();
     tblock t;
@@ -932,6 +983,7 @@ Suite *block_suite(void) {
     tcase_add_test(tc, test_block_meta_mismatch_detected);
     tcase_add_test(tc, test_block_crash_during_commit_leaves_no_block);
     tcase_add_test(tc, test_block_oom_writer);
+    tcase_add_test(tc, test_block_oom_add_series_retry);
     tcase_add_test(tc, test_block_oom_open_and_query);
     tcase_add_test(tc, test_block_delete_and_list_cleanup);
     suite_add_tcase(s, tc);
