@@ -774,21 +774,24 @@ int index_label_value(const index_reader *r, uint32_t name_ord, uint32_t value_o
     return index_symbol(r, ref, s, len);
 }
 
-int64_t index_label_value_find(const index_reader *r, uint32_t name_ord, const char *value) {
-    if (name_ord >= r->nnames) return -1;
+int index_label_value_find(const index_reader *r, uint32_t name_ord, const char *value, uint32_t *ord) {
+    if (name_ord >= r->nnames) return FLINT_ENOTFOUND;
     uint32_t lo = 0, hi = r->names[name_ord].nvalues;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         const char *s;
         size_t len;
         int rc = index_label_value(r, name_ord, mid, &s, &len);
-        if (rc) return rc < -1 ? rc : FLINT_ECORRUPT;
+        if (rc) return rc;
         int c = strcmp(s, value);
-        if (c == 0) return mid;
+        if (c == 0) {
+            *ord = mid;
+            return 0;
+        }
         if (c < 0) lo = mid + 1;
         else hi = mid;
     }
-    return -1;
+    return FLINT_ENOTFOUND;
 }
 
 /* ---- postings ---------------------------------------------------------------- */
@@ -841,10 +844,10 @@ int index_postings_get(const index_reader *r, const char *name, const char *valu
     index_postings_empty(it);
     int64_t n = index_label_name_find(r, name);
     if (n < 0) return 0;
-    int64_t v = index_label_value_find(r, (uint32_t)n, value);
-    if (v < -1) return (int)v;
-    if (v < 0) return 0;
-    return index_postings_at_ord(r, (uint32_t)n, (uint32_t)v, it);
+    uint32_t v;
+    int rc = index_label_value_find(r, (uint32_t)n, value, &v);
+    if (rc) return rc == FLINT_ENOTFOUND ? 0 : rc;
+    return index_postings_at_ord(r, (uint32_t)n, v, it);
 }
 
 bool index_postings_next(index_postings *it) {

@@ -104,9 +104,9 @@ int64_t index_label_name_find(const index_reader *r, const char *name);
 uint32_t index_num_label_values(const index_reader *r, uint32_t name_ord);
 int index_label_value(const index_reader *r, uint32_t name_ord, uint32_t value_ord, const char **s,
                       size_t *len);
-/* Ordinal of `value` among the name's values, or -1 (or FLINT_ECORRUPT as
- * a negative error below -1: callers check `< -1`). */
-int64_t index_label_value_find(const index_reader *r, uint32_t name_ord, const char *value);
+/* Ordinal of `value` among the name's values (binary search): 0 and *ord,
+ * FLINT_ENOTFOUND when absent (no message recorded), FLINT_ECORRUPT. */
+int index_label_value_find(const index_reader *r, uint32_t name_ord, const char *value, uint32_t *ord);
 
 /* ---- postings: sorted series ids ------------------------------------------
  * Caller-allocated iterator over a list in the mapping. next/seek return

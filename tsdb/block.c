@@ -432,11 +432,11 @@ static int union_finish(list_union *u, block_postings *out) {
 }
 
 static int union_lookup(const block *b, list_union *u, uint32_t name, const char *value) {
-    int64_t v = index_label_value_find(b->ix, name, value);
-    if (v < -1) return (int)v;
-    if (v < 0) return 0;
+    uint32_t v;
+    int rc = index_label_value_find(b->ix, name, value, &v);
+    if (rc) return rc == FLINT_ENOTFOUND ? 0 : rc;
     index_postings it;
-    int rc = index_postings_at_ord(b->ix, name, (uint32_t)v, &it);
+    rc = index_postings_at_ord(b->ix, name, v, &it);
     return rc ? rc : union_add(b, u, &it);
 }
 
@@ -585,9 +585,10 @@ int block_label_values(const block *b, const char *name, const matcher *ms, size
             if ((rc = index_series_get(b->ix, sel.ids[k], &s))) break;
             for (size_t i = 0; i < s.nlabels; i++) {
                 if (strcmp(s.labels[i].name, name) != 0) continue;
-                int64_t o = index_label_value_find(b->ix, (uint32_t)no, s.labels[i].value);
-                if (o < -1) rc = (int)o;
-                else if (o >= 0) seen[o] = true;
+                uint32_t o;
+                int frc = index_label_value_find(b->ix, (uint32_t)no, s.labels[i].value, &o);
+                if (frc == 0) seen[o] = true;
+                else if (frc != FLINT_ENOTFOUND) rc = frc;
                 break;
             }
         }

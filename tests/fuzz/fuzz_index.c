@@ -48,7 +48,8 @@ static void exercise(const index_reader *r) {
         for (uint32_t v = 0; v < nv && v < 256; v++) {
             if (index_label_value(r, n, v, &s, &len) == 0) {
                 touch(s, len);
-                sink += (size_t)index_label_value_find(r, n, s);
+                uint32_t ord;
+                if (index_label_value_find(r, n, s, &ord) == 0) sink += ord;
                 index_postings it;
                 if (index_postings_get(r, name, s, &it) == 0)
                     while (index_postings_next(&it)) sink += index_postings_at(&it);

@@ -234,7 +234,9 @@ static void verify_model(const index_reader *r, const model *m) {
             ck_assert_int_eq(index_label_value(r, n, v, &val, &len), 0);
             if (prev) ck_assert_int_lt(strcmp(prev, val), 0);
             prev = val;
-            ck_assert_int_eq(index_label_value_find(r, n, val), v);
+            uint32_t ord = UINT32_MAX;
+            ck_assert_int_eq(index_label_value_find(r, n, val, &ord), 0);
+            ck_assert_uint_eq(ord, v);
             index_postings it;
             ck_assert_int_eq(index_postings_at_ord(r, n, v, &it), 0);
             size_t i = 0;
@@ -263,6 +265,8 @@ static void verify_model(const index_reader *r, const model *m) {
     }
     ck_assert(!index_postings_next(&all));
     ck_assert_int_eq(index_label_name_find(r, "nope"), -1);
+    uint32_t ord;
+    if (index_num_label_names(r)) ck_assert_int_eq(index_label_value_find(r, 0, "\xff-not-a-value", &ord), FLINT_ENOTFOUND);
     index_postings none;
     ck_assert_int_eq(index_postings_get(r, "nope", "x", &none), 0);
     ck_assert(!index_postings_next(&none));
@@ -546,7 +550,10 @@ static void exercise(const index_reader *r) {
         (void)index_label_name_find(r, index_label_name(r, n));
         for (uint32_t v = 0; v < index_num_label_values(r, n) && v < 64; v++) {
             index_postings it;
-            if (index_label_value(r, n, v, &s, &len) == 0) (void)index_label_value_find(r, n, s);
+            if (index_label_value(r, n, v, &s, &len) == 0) {
+                uint32_t ord;
+                (void)index_label_value_find(r, n, s, &ord);
+            }
             if (index_postings_at_ord(r, n, v, &it) == 0) {
                 uint32_t prev = 0;
                 bool first = true;
