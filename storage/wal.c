@@ -7,7 +7,8 @@
  * fileio wrapper (so tests can tear it). Reader: maps one segment at a time
  * and walks frames, stopping at the first one that is short, zero, fails
  * its CRC or does not decompress. Callers: tsdb/walrec.c (records, replay,
- * checkpoints) and the head's appender.
+ * checkpoints) and the head's appender. A wal handle is used by one thread
+ * at a time (the head serialises commits); readers are independent of it.
  */
 #include "storage/wal.h"
 #include "storage/alloc.h"
@@ -253,8 +254,8 @@ int wal_open(const char *dir, const wal_options *opt, wal **out) {
     flint_clear_error();
     /* A segment numbered at or below the last checkpoint would be skipped by
      * replay, so the new one goes after both. */
-    int next = (last > ckpt ? last : ckpt) + 1;
-    if (next < 0 || next == INT_MAX) return flint_error(FLINT_ERANGE, "wal: %s: segment numbers exhausted", dir);
+    int newest = last > ckpt ? last : ckpt;
+    if (newest >= INT_MAX - 1) return flint_error(FLINT_ERANGE, "wal: %s: segment numbers exhausted", dir);
 
     wal *w = fl_calloc(1, sizeof *w);
     if (!w) return FLINT_ENOMEM;
@@ -269,7 +270,7 @@ int wal_open(const char *dir, const wal_options *opt, wal **out) {
         w->opt = *opt;
         if (!w->opt.segment_size) w->opt.segment_size = WAL_DEFAULT_SEGMENT_SIZE;
     }
-    w->seg = next;
+    w->seg = newest + 1;
     if ((rc = open_segment(w))) {
         fl_free(w->dir);
         fl_free(w);

@@ -258,6 +258,14 @@ int walrec_decode_samples(const uint8_t *rec, size_t len, walrec_scratch *sc, co
 
 /* ---- replay ------------------------------------------------------------------- */
 
+/* Prefix the current error message with where the record that failed to
+ * decode sits in the log; returns rc. */
+static int record_error(int rc, const char *what, const char *dir, int seg, int64_t off) {
+    char inner[512];
+    snprintf(inner, sizeof inner, "%s", flint_errmsg());
+    return flint_error(rc, "wal: %s%s/%08d: record at offset %lld: %s", what, dir, seg, (long long)off, inner);
+}
+
 /* Decode one record and hand it to the callbacks. *bad is set when the
  * record itself is at fault (so the log may be cut there); other errors
  * (ENOMEM, a callback's) leave it false. */
@@ -309,9 +317,7 @@ static int replay_dir(const char *dir, int first, const walrec_replay_cb *cb, vo
             if (bad) {
                 *cut = true;
                 *cut_seg = st->last_seg;
-                char seg_msg[512];
-                snprintf(seg_msg, sizeof seg_msg, "%s", flint_errmsg());
-                flint_error(rc, "wal: %s/%08d: record at offset %lld: %s", dir, *cut_seg, (long long)*cut_off, seg_msg);
+                record_error(rc, "", dir, *cut_seg, *cut_off);
             }
             wal_reader_free(r);
             return rc;
@@ -452,10 +458,8 @@ static int ckpt_copy(ckpt_state *cs, const char *dir, int first, int last) {
         if (rc == FLINT_ECORRUPT) {
             int seg;
             int64_t off;
-            char msg[512];
             wal_reader_record_pos(r, &seg, &off);
-            snprintf(msg, sizeof msg, "%s", flint_errmsg());
-            flint_error(rc, "wal: checkpoint input %s/%08d: record at offset %lld: %s", dir, seg, (long long)off, msg);
+            record_error(rc, "checkpoint input ", dir, seg, off);
         }
     }
     if (rc == 0) rc = wal_reader_err(r);
