@@ -37,14 +37,6 @@ static ast_node *track(pql_parser *P, ast_node *n) {
     return n;
 }
 
-/* Go's %q of a byte string, into a fixed buffer (truncated if long). */
-static void quoted(char *out, size_t cap, const char *s, size_t n) {
-    fl_buf b = {0};
-    if (pql_quote(&b, s, n) == 0) snprintf(out, cap, "%.*s", (int)b.len, (const char *)b.data);
-    else snprintf(out, cap, "\"\"");
-    fl_buf_free(&b);
-}
-
 void ast_accept(pql_parser *P, ast_node *e) {
     if (P->failed || P->result) {
         ast_free(e);
@@ -98,7 +90,7 @@ static char *unquote(pql_parser *P, pql_token t, size_t *len) {
     }
     if (rc) {
         char q[128];
-        quoted(q, sizeof q, text(P, t), t.len);
+        pql_quote_str(q, sizeof q, text(P, t), t.len);
         pql_error_at(P, t.pos, tok_end(t), "error unquoting string %s: invalid syntax", q);
         return NULL;
     }
@@ -228,7 +220,7 @@ char *ast_label_string(pql_parser *P, pql_token t) {
     if (!s) return NULL;
     if (len == 0 || !pql_utf8_valid(s, len) || memchr(s, 0, len)) {
         char q[160];
-        quoted(q, sizeof q, s, len);
+        pql_quote_str(q, sizeof q, s, len);
         pql_error_at(P, t.pos, tok_end(t), "invalid label name for grouping: %s", q);
         fl_free(s);
         return NULL;
@@ -272,7 +264,7 @@ void ast_trailing_comma(pql_parser *P, pql_token comma) {
 ast_node *ast_call_expr(pql_parser *P, pql_token name, pql_args args) {
     const pql_function *f = pql_function_lookup(text(P, name), name.len);
     char q[160];
-    quoted(q, sizeof q, text(P, name), name.len);
+    pql_quote_str(q, sizeof q, text(P, name), name.len);
     if (!f) pql_error_at(P, name.pos, tok_end(name), "unknown function with name %s", q);
     else if (f->experimental && !P->opts.experimental_functions)
         pql_error_at(P, name.pos, tok_end(name), "function %s is not enabled", q);
@@ -380,7 +372,7 @@ ast_matcher ast_matcher_new(pql_parser *P, pql_token name, pql_token op, pql_tok
         m.name = unquote(P, name, &nlen);
         if (m.name && memchr(m.name, 0, nlen)) {
             char q[160];
-            quoted(q, sizeof q, m.name, nlen);
+            pql_quote_str(q, sizeof q, m.name, nlen);
             pql_error_at(P, name.pos, tok_end(name), "invalid label name %s", q);
             ast_matcher_release(&m);
         }

@@ -14,12 +14,7 @@
 
 static pql_value_type check(pql_parser *P, ast_node *n);
 
-static void quoted(char *out, size_t cap, const char *s) {
-    fl_buf b = {0};
-    if (pql_quote(&b, s, strlen(s)) == 0) snprintf(out, cap, "%.*s", (int)b.len, (const char *)b.data);
-    else snprintf(out, cap, "\"\"");
-    fl_buf_free(&b);
-}
+static const char *quoted(char *out, size_t cap, const char *s) { return pql_quote_str(out, cap, s, strlen(s)); }
 
 static void expect_type(pql_parser *P, ast_node *n, pql_value_type want, const char *context) {
     pql_value_type t = check(P, n);
@@ -125,7 +120,7 @@ static void check_selector(pql_parser *P, ast_node *n) {
             if (strcmp(n->vs.matchers[i].name, "__name__") == 0) {
                 char a[160], b[160];
                 quoted(a, sizeof a, n->vs.name);
-                quoted(b, sizeof b, n->vs.matchers[i].value);
+                pql_quote_str(b, sizeof b, n->vs.matchers[i].value, n->vs.matchers[i].value_len);
                 pql_error_at(P, n->start, n->end, "metric name must not be set twice: %s or %s", a, b);
             }
         return;

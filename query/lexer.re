@@ -160,12 +160,8 @@ static int lex_number(pql_lexer *lx, pql_token *tok, const unsigned char *start)
     if (scan_number(&s)) return emit(lx, tok, start, s.p, TK_NUMBER);
     if (scan_duration_rest(&s)) return emit(lx, tok, start, s.p, TK_DURATION);
     char q[96];
-    fl_buf b = {0};
-    if (pql_quote(&b, (const char *)start, (size_t)(s.p - start)) == 0)
-        snprintf(q, sizeof q, "%.*s", (int)b.len, (const char *)b.data);
-    else snprintf(q, sizeof q, "\"\"");
-    fl_buf_free(&b);
-    return fail(lx, start, "bad number or duration syntax: %s", q);
+    return fail(lx, start, "bad number or duration syntax: %s",
+                pql_quote_str(q, sizeof q, (const char *)start, (size_t)(s.p - start)));
 }
 
 /* ---- strings ------------------------------------------------------------------------- */

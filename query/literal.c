@@ -119,8 +119,27 @@ static size_t escape_rune(char *out, int32_t r, char quote) {
     return (size_t)digits + 2;
 }
 
-int pql_quote(fl_buf *b, const char *s, size_t n) {
-    if (fl_buf_put_byte(b, '"')) return FLINT_ENOMEM;
+/* Where quoted text goes: a growable buffer or a fixed one. */
+typedef struct quote_sink {
+    fl_buf *buf;
+    char *out;
+    size_t cap, len;
+    bool full;
+} quote_sink;
+
+static bool sink_put(quote_sink *k, const char *s, size_t n) {
+    if (k->buf) return fl_buf_put(k->buf, s, n) == 0;
+    if (k->full || k->len + n + 5 > k->cap) { /* keep room for `..."` and NUL */
+        k->full = true;
+        return true;
+    }
+    memcpy(k->out + k->len, s, n);
+    k->len += n;
+    return true;
+}
+
+static bool quote_to(quote_sink *k, const char *s, size_t n) {
+    if (!sink_put(k, "\"", 1)) return false;
     for (size_t i = 0; i < n;) {
         int32_t r;
         size_t w = pql_utf8_decode(s + i, n - i, &r);
@@ -133,10 +152,30 @@ int pql_quote(fl_buf *b, const char *s, size_t n) {
         } else {
             elen = escape_rune(esc, r, '"');
         }
-        if (fl_buf_put(b, esc, elen)) return FLINT_ENOMEM;
+        if (!sink_put(k, esc, elen)) return false;
         i += w;
     }
-    return fl_buf_put_byte(b, '"');
+    return sink_put(k, "\"", 1);
+}
+
+int pql_quote(fl_buf *b, const char *s, size_t n) {
+    quote_sink k = {.buf = b};
+    return quote_to(&k, s, n) ? 0 : FLINT_ENOMEM;
+}
+
+const char *pql_quote_str(char *out, size_t cap, const char *s, size_t n) {
+    quote_sink k = {.out = out, .cap = cap};
+    if (cap < 8) {
+        if (cap) out[0] = 0;
+        return out;
+    }
+    quote_to(&k, s, n);
+    if (k.full) {
+        memcpy(out + k.len, "...\"", 4);
+        k.len += 4;
+    }
+    out[k.len] = 0;
+    return out;
 }
 
 void pql_quote_rune(char *out, size_t cap, int32_t r) {
@@ -321,15 +360,11 @@ static bool ieq(const char *s, size_t n, const char *lit) {
     return true;
 }
 
-/* Go's error text; a token of more than 64 bytes is cut short ("...") so
- * that the reason still fits in an error message. */
+/* Go's error text; a long token is cut short ("...") so that the reason
+ * still fits in an error message. */
 static void go_float_err(char *err, size_t cap, const char *s, size_t n, const char *why) {
-    fl_buf q = {0};
-    if (pql_quote(&q, s, n > 64 ? 64 : n) == 0)
-        snprintf(err, cap, "strconv.ParseFloat: parsing %.*s%s: %s", (int)q.len, (const char *)q.data, n > 64 ? "..." : "",
-                 why);
-    else snprintf(err, cap, "strconv.ParseFloat: %s", why);
-    fl_buf_free(&q);
+    char q[80];
+    snprintf(err, cap, "strconv.ParseFloat: parsing %s: %s", pql_quote_str(q, sizeof q, s, n), why);
 }
 
 int pql_parse_number(const char *s, size_t n, double *out, char *err, size_t errcap) {
@@ -429,13 +464,9 @@ int pql_parse_duration(const char *s, size_t n, int64_t *ms, char *err, size_t e
                !(strlen(units[k].unit) == ulen && memcmp(units[k].unit, s + u0, ulen) == 0))
             k++;
         if (k == sizeof units / sizeof units[0]) {
-            fl_buf qu = {0}, qs = {0};
-            if (pql_quote(&qu, s + u0, ulen) == 0 && pql_quote(&qs, s, n) == 0)
-                snprintf(err, errcap, "unknown unit %.*s in duration %.*s", (int)qu.len, (const char *)qu.data,
-                         (int)qs.len, (const char *)qs.data);
-            else snprintf(err, errcap, "unknown unit in duration");
-            fl_buf_free(&qu);
-            fl_buf_free(&qs);
+            char qu[40], qs[80];
+            snprintf(err, errcap, "unknown unit %s in duration %s", pql_quote_str(qu, sizeof qu, s + u0, ulen),
+                     pql_quote_str(qs, sizeof qs, s, n));
             return FLINT_EINVAL;
         }
         if (units[k].pos <= last_pos) goto invalid;
@@ -448,10 +479,8 @@ int pql_parse_duration(const char *s, size_t n, int64_t *ms, char *err, size_t e
     *ms = (int64_t)(total_ns / 1000000u);
     return 0;
 invalid: {
-    fl_buf q = {0};
-    if (pql_quote(&q, s, n) == 0) snprintf(err, errcap, "not a valid duration string: %.*s", (int)q.len, (const char *)q.data);
-    else snprintf(err, errcap, "not a valid duration string");
-    fl_buf_free(&q);
+    char q[80];
+    snprintf(err, errcap, "not a valid duration string: %s", pql_quote_str(q, sizeof q, s, n));
     return FLINT_EINVAL;
 }
 range:

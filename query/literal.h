@@ -32,6 +32,9 @@ bool pql_rune_printable(int32_t r);
  * \xNN for invalid UTF-8 bytes and controls, \uNNNN/\UNNNNNNNN for other
  * non-printable runes). */
 int pql_quote(fl_buf *b, const char *s, size_t n);
+/* The same into out[0..cap) for error messages, without allocating; a
+ * quote that does not fit is cut short and ends in "...". Returns out. */
+const char *pql_quote_str(char *out, size_t cap, const char *s, size_t n);
 /* Go's %q of a rune ('x', '\n', '\x01', '\u200b') into out (>= 16 bytes);
  * rune -1 (end of input) prints as U+FFFD like Go does. */
 void pql_quote_rune(char *out, size_t cap, int32_t r);

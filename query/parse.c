@@ -57,7 +57,7 @@ void pql_oom(pql_parser *P) {
     snprintf(P->err->msg, sizeof P->err->msg, "out of memory");
 }
 
-/* Go's "%.10q..." of a long token text (ten runes, then quoted). */
+/* Go's %q of a token's text, or "%.10q..." (ten runes, then quoted). */
 static void quote_token(char *out, size_t cap, const char *s, size_t n, bool truncate) {
     size_t cut = n, runes = 0;
     if (truncate && n > 10) {
@@ -66,11 +66,8 @@ static void quote_token(char *out, size_t cap, const char *s, size_t n, bool tru
             cut += pql_utf8_decode(s + cut, n - cut, &r);
         }
     }
-    fl_buf b = {0};
-    if (pql_quote(&b, s, cut) == 0)
-        snprintf(out, cap, "%.*s%s", (int)b.len, (const char *)b.data, truncate && n > 10 ? "..." : "");
-    else snprintf(out, cap, "\"\"");
-    fl_buf_free(&b);
+    char q[80];
+    snprintf(out, cap, "%s%s", pql_quote_str(q, sizeof q, s, cut), cut < n ? "..." : "");
 }
 
 void pql_describe_token(const pql_parser *P, pql_token tok, char *out, size_t cap) {
