@@ -407,6 +407,15 @@ static int put_matcher(fl_buf *b, const ast_matcher *m) {
 
 static int dump(const ast_node *n, fl_buf *b);
 
+/* After `offset` only a signed literal or an expression that starts with a
+ * parenthesis parses as the offset: `x offset 1m + 2` is (x offset 1m) + 2
+ * and `x offset -1m ^ 2` is (x offset -1m) ^ 2. So an unparenthesised
+ * binary expression, or a minus over one, prints in parentheses. */
+static bool offset_needs_parens(const ast_node *e) {
+    if (e->kind != AST_DURATION_EXPR || e->dur.wrapped) return false;
+    return e->dur.lhs != NULL || offset_needs_parens(e->dur.rhs) || e->dur.rhs->kind != AST_DURATION_EXPR;
+}
+
 static int put_modifiers(fl_buf *b, const ast_modifiers *mod) {
     char tmp[64];
     switch (mod->at) {
@@ -423,8 +432,7 @@ static int put_modifiers(fl_buf *b, const ast_modifiers *mod) {
     case AST_AT_NONE: break;
     }
     if (mod->offset_expr) {
-        /* An unparenthesised expression would bind to the outer query. */
-        bool paren = mod->offset_expr->kind == AST_DURATION_EXPR && !mod->offset_expr->dur.wrapped;
+        bool paren = offset_needs_parens(mod->offset_expr);
         if (put(b, paren ? " offset (" : " offset ") || dump(mod->offset_expr, b)) return FLINT_ENOMEM;
         return paren ? put(b, ")") : 0;
     }
@@ -512,7 +520,13 @@ static int dump(const ast_node *n, fl_buf *b) {
         return put(b, ")");
     case AST_BINARY: {
         const ast_matching *m = n->binary.matching;
-        if (dump(n->binary.lhs, b) || put(b, " ") || put(b, ast_op_name(n->binary.op))) return FLINT_ENOMEM;
+        /* "+Inf ^ 2" would read back as +(Inf ^ 2): the left operand of ^
+         * prints as "Inf". */
+        const ast_node *l = n->binary.lhs;
+        bool plain_inf = n->binary.op == AST_OP_POW && l->kind == AST_NUMBER && !l->number.duration &&
+                         isinf(l->number.value) && l->number.value > 0;
+        if ((plain_inf ? put(b, "Inf") : dump(l, b)) || put(b, " ") || put(b, ast_op_name(n->binary.op)))
+            return FLINT_ENOMEM;
         if (n->binary.return_bool && put(b, " bool")) return FLINT_ENOMEM;
         bool grouped = m && (m->card == AST_CARD_MANY_TO_ONE || m->card == AST_CARD_ONE_TO_MANY);
         if (m && (m->labels.n || m->on || grouped)) {
