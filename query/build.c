@@ -334,35 +334,46 @@ void ast_matcher_release(ast_matcher *m) {
     m->name = m->value = NULL;
 }
 
+/* PCRE2 allocates through flint's wrapper, so OOM tests reach it too. */
+static void *re_malloc(PCRE2_SIZE n, void *unused) {
+    (void)unused;
+    return fl_malloc(n);
+}
+static void re_free(void *p, void *unused) {
+    (void)unused;
+    fl_free(p);
+}
+
 /* Compile a =~/!~ pattern as the storage layer will (anchored at both ends,
  * `.` matching newline); report syntax errors like Go's regexp package and
  * find out whether the pattern accepts the empty string. */
 static bool check_regex(pql_parser *P, pql_token at, const ast_matcher *m, bool *matches_empty) {
-    int errcode;
+    pcre2_general_context *gctx = pcre2_general_context_create(re_malloc, re_free, NULL);
+    pcre2_compile_context *cctx = gctx ? pcre2_compile_context_create(gctx) : NULL;
+    pcre2_code *re = NULL;
+    pcre2_match_data *md = NULL;
+    int errcode = PCRE2_ERROR_HEAP_FAILED, rc = 0;
     PCRE2_SIZE erroff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)m->value, m->value_len,
-                                   PCRE2_UTF | PCRE2_DOTALL | PCRE2_ANCHORED | PCRE2_ENDANCHORED, &errcode, &erroff,
-                                   NULL);
-    if (!re) {
+    if (cctx)
+        re = pcre2_compile((PCRE2_SPTR)m->value, m->value_len,
+                           PCRE2_UTF | PCRE2_DOTALL | PCRE2_ANCHORED | PCRE2_ENDANCHORED, &errcode, &erroff, cctx);
+    if (re && (md = pcre2_match_data_create_from_pattern(re, gctx)))
+        rc = pcre2_match(re, (PCRE2_SPTR) "", 0, 0, 0, md, NULL);
+    if (re && md && rc != PCRE2_ERROR_NOMEMORY) {
+        *matches_empty = (rc >= 0) == (m->type == MATCH_RE);
+    } else if (re || errcode == PCRE2_ERROR_HEAP_FAILED) {
+        pql_oom(P);
+    } else {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(errcode, msg, sizeof msg);
-        (void)erroff;
         pql_error_at(P, at.pos, at.pos + 1, "error parsing regexp: %s: `%.*s`", (const char *)msg,
                      (int)(m->value_len > 200 ? 200 : m->value_len), m->value);
-        return false;
     }
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (!md) {
-        pcre2_code_free(re);
-        pql_oom(P);
-        return false;
-    }
-    int rc = pcre2_match(re, (PCRE2_SPTR) "", 0, 0, 0, md, NULL);
-    bool hit = rc >= 0;
     pcre2_match_data_free(md);
     pcre2_code_free(re);
-    *matches_empty = m->type == MATCH_RE ? hit : !hit;
-    return true;
+    pcre2_compile_context_free(cctx);
+    pcre2_general_context_free(gctx);
+    return re && md && rc != PCRE2_ERROR_NOMEMORY;
 }
 
 ast_matcher ast_matcher_new(pql_parser *P, pql_token name, pql_token op, pql_token value) {

@@ -138,7 +138,7 @@ int pql_parse(const char *input, size_t len, ast_node **out, pql_error *err) {
 int pql_parse_ex(const char *input, size_t len, const pql_parse_opts *opts, ast_node **out, pql_error *err) {
     *out = NULL;
     memset(err, 0, sizeof *err);
-    pql_parser P = {.len = len, .opts = *opts, .err = err};
+    pql_parser P = {.len = len, .opts = opts ? *opts : pql_default_opts, .err = err};
     if (len >= UINT32_MAX) {
         P.input = "";
         pql_error_at(&P, 0, 0, "query too long");

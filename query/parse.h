@@ -45,7 +45,7 @@ extern const pql_parse_opts pql_default_opts;
  * *out is the tree (caller frees with ast_free). On a syntax or type error
  * returns FLINT_EINVAL, *out is NULL and *err describes the first error;
  * FLINT_ENOMEM when memory ran out (err->msg says so). `input` need not be
- * NUL-terminated and may contain any bytes. */
+ * NUL-terminated and may contain any bytes. opts NULL means the defaults. */
 int pql_parse(const char *input, size_t len, ast_node **out, pql_error *err);
 int pql_parse_ex(const char *input, size_t len, const pql_parse_opts *opts, ast_node **out, pql_error *err);
 
