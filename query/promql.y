@@ -224,14 +224,16 @@ dexpr(A) ::= dexpr(L) MUL|DIV|MOD(O) dexpr(R). { A = ast_dur_binary(P, L, O, R);
 dexpr(A) ::= dexpr(L) POW(O) dexpr(R).      { A = ast_dur_binary(P, L, O, R); }
 dexpr(A) ::= LEFT_PAREN dexpr(E) RIGHT_PAREN. { A = ast_dur_paren(P, E); }
 
-/* After offset: a signed literal binds tightest (`x offset -2 ^ 2` is
- * `(x offset -2) ^ 2`); an expression must start with a parenthesis and
- * then runs as far as duration arithmetic goes. */
+/* After offset: a literal with one sign binds tightest (`x offset -2 ^ 2`
+ * is `(x offset -2) ^ 2`); an expression starts with a parenthesis or two
+ * signs and then runs as far as duration arithmetic goes, as in Prometheus
+ * (`x offset - -2 ^ 2` is `x offset (--2 ^ 2)`). */
 odur(A) ::= NUMBER|DURATION(T).             { A = ast_dur_lit(P, T); }
 odur(A) ::= ADD|SUB(S) NUMBER|DURATION(T).  { A = ast_dur_signed(P, S, T); }
 odur(A) ::= oexpr(E). [LOR]                 { A = E; }
 oexpr(A) ::= LEFT_PAREN dexpr(E) RIGHT_PAREN. { A = ast_dur_paren(P, E); }
 oexpr(A) ::= ADD|SUB(O) oexpr(E). [MUL]     { A = ast_dur_unary(P, O, E); }
+oexpr(A) ::= ADD|SUB(O) ADD|SUB(S) NUMBER|DURATION(T). [MUL] { A = ast_dur_unary(P, O, ast_dur_signed(P, S, T)); }
 oexpr(A) ::= oexpr(L) ADD|SUB(O) dexpr(R).  { A = ast_dur_binary(P, L, O, R); }
 oexpr(A) ::= oexpr(L) MUL|DIV|MOD(O) dexpr(R). { A = ast_dur_binary(P, L, O, R); }
 oexpr(A) ::= oexpr(L) POW(O) dexpr(R).      { A = ast_dur_binary(P, L, O, R); }

@@ -449,6 +449,9 @@ START_TEST(test_promql_parse_offset_and_at) {
         {"metric1_total offset -2 ^ 2", "metric1_total offset -2s ^ 2"},
         {"metric1_total offset -2 * 2", "metric1_total offset -2s * 2"},
         {"(metric1_total offset 2) ^ 2", "(metric1_total offset 2s) ^ 2"},
+        {"x offset --5m", "x offset 5m"},
+        {"x offset - -5m * 2", "x offset (5m * 2)"},
+        {"x offset ---5m", "x offset -5m"},
     };
     run_cases(cases, NCASES(cases), false);
 }
