@@ -292,7 +292,8 @@ ast_node *ast_child(const ast_node *n, size_t i);
 int ast_dump(const ast_node *n, fl_buf *out);
 /* The tree's shape for tests and debugging, one line:
  * `(+ 1 (* 2 3))`, `(neg (paren x))`, `(call rate x[5m])`,
- * `(sum by (job) x)`, `(subquery x 1h 5m)`. Leaves print as in ast_dump. */
+ * `(sum by (job) x)`, `(subquery x 1h 5m)`, `(subquery x 1h default)`.
+ * Selectors and literals print as in ast_dump. */
 int ast_dump_tree(const ast_node *n, fl_buf *out);
 
 /* Evaluate a range/step/offset duration (AST_NUMBER or AST_DURATION_EXPR)
