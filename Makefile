@@ -62,7 +62,7 @@ $(BUILD)/gen/%.c: %.re
 $(BUILD)/gen/%.c $(BUILD)/gen/%.h: %.y
 	@mkdir -p $(dir $@)
 	@echo "  LEMON $<"
-	$(Q)lemon -q -d$(dir $@) -T/usr/share/lemon/lempar.c $<
+	$(Q)lemon -q -d$(dir $@) -T/usr/share/lemon/lempar.c $< && touch $(basename $@).c $(basename $@).h
 
 # Every object may include generated headers.
 $(LIB_OBJ) $(ASAN_OBJ): | $(GEN_H)
