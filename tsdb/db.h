@@ -1,0 +1,121 @@
+/*
+ * db.h - the database: one data directory holding the WAL, the head and the
+ * immutable blocks, with its lifecycle (lock, replay, head cut, compaction,
+ * retention) and the two doors everything else uses: the appender (scrape,
+ * import) and the querier (PromQL, API).
+ *
+ * Directory layout (docs/format/block.md):
+ *   DIR/lock                exclusive flock while a writer has it open
+ *   DIR/wal/                WAL segments and checkpoints (storage/wal.h)
+ *   DIR/chunks_head/        full head chunks, out of the heap
+ *   DIR/<ULID>/             blocks (tsdb/block.h)
+ *
+ * Threads: appenders and queriers may be used from any thread at once.
+ * tsdb_maintain() (head cut, compaction, retention) is called by the
+ * server's background thread or by tools; it takes the DB's maintenance
+ * lock and swaps the block list atomically, so queriers keep the blocks
+ * they opened with (reference counts) until they close.
+ */
+#ifndef FLINT_DB_H
+#define FLINT_DB_H
+
+#include "tsdb/labels.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tsdb tsdb;
+
+#define TSDB_DEFAULT_BLOCK_RANGE_MS (2 * 3600 * 1000LL)
+#define TSDB_DEFAULT_RETENTION_MS (15 * 86400 * 1000LL)
+
+typedef struct tsdb_options {
+    int64_t retention_ms;       /* delete blocks entirely older than this; 0 = none */
+    int64_t retention_bytes;    /* size budget over the whole dir incl. WAL; 0 = none */
+    int64_t block_range_ms;     /* head cut size, smallest block range (2h) */
+    int64_t max_block_ms;       /* largest compacted block; 0 = min(31d, retention/10) */
+    bool wal_sync_commits;      /* fdatasync the WAL on every commit */
+    uint32_t wal_segment_size;  /* 0 = default */
+    bool read_only;             /* no lock, no WAL replay writes, no maintenance */
+    bool no_wal;                /* tools that write blocks directly */
+} tsdb_options;
+
+void tsdb_options_default(tsdb_options *o);
+
+/* Open or create. Takes the directory lock (FLINT_ELOCKED if another
+ * process holds it), removes leftovers (*.tmp blocks), opens the blocks and
+ * replays the WAL into the head (a torn tail is cut and logged). */
+int tsdb_open(const char *dir, const tsdb_options *opt, tsdb **out);
+/* Flush and close: syncs the WAL, releases the lock. NULL is a no-op. */
+void tsdb_close(tsdb *db);
+
+/* ---- writing ------------------------------------------------------------------ */
+typedef struct tsdb_appender tsdb_appender;
+
+tsdb_appender *tsdb_appender_begin(tsdb *db); /* NULL on OOM */
+/* Add a sample for series `ref` (from a previous call; 0 if unknown) or
+ * `lset` (sorted; used when ref is 0 or stale). *ref_out receives the ref to
+ * cache. Errors per sample (FLINT_EOOO, FLINT_ETOOOLD, FLINT_EDUPSAMPLE,
+ * FLINT_EINVAL) leave the appender usable. */
+int tsdb_append(tsdb_appender *app, uint64_t ref, const labels *lset, int64_t t, double v,
+                uint64_t *ref_out);
+/* Log to the WAL, then make the samples visible. The appender is freed
+ * whatever the result. Once it returns 0 the samples survive a process
+ * crash (and a machine crash when wal_sync_commits is set). */
+int tsdb_commit(tsdb_appender *app);
+void tsdb_rollback(tsdb_appender *app);
+
+/* Head cut into blocks when it spans > 1.5 x block range, block compaction,
+ * retention. Returns 0 or the first error (the DB stays usable). */
+int tsdb_maintain(tsdb *db);
+/* Write every head sample into blocks now (used by tools and tests). */
+int tsdb_flush_head(tsdb *db);
+
+/* ---- reading ------------------------------------------------------------------ */
+typedef struct tsdb_querier tsdb_querier;
+typedef struct tsdb_series_set tsdb_series_set;
+
+/* A consistent view over [mint, maxt] (inclusive ms). */
+int tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt, tsdb_querier **out);
+void tsdb_querier_close(tsdb_querier *q);
+
+/* Series matching all matchers, sorted by labels, each with its samples in
+ * the querier's range merged across head and blocks. */
+int tsdb_select(tsdb_querier *q, const matcher *ms, size_t n, tsdb_series_set **out);
+bool tsdb_series_next(tsdb_series_set *s);
+/* Labels of the current series, borrowed until the next call. */
+const labels *tsdb_series_labels(const tsdb_series_set *s);
+/* Error that ended the iteration, 0 if none. */
+int tsdb_series_err(const tsdb_series_set *s);
+void tsdb_series_set_free(tsdb_series_set *s);
+
+/* Samples of the current series: caller-allocated iterator. */
+typedef struct tsdb_sample_iter tsdb_sample_iter;
+tsdb_sample_iter *tsdb_series_samples(tsdb_series_set *s); /* borrowed until next() */
+bool tsdb_sample_next(tsdb_sample_iter *it, int64_t *t, double *v);
+/* First sample with t >= mint (never moves back). */
+bool tsdb_sample_seek(tsdb_sample_iter *it, int64_t mint, int64_t *t, double *v);
+int tsdb_sample_err(const tsdb_sample_iter *it);
+
+/* Sorted, de-duplicated strings; free with tsdb_strings_free. */
+typedef struct tsdb_strings {
+    char **v;
+    size_t n;
+} tsdb_strings;
+void tsdb_strings_free(tsdb_strings *s);
+int tsdb_label_names(tsdb_querier *q, const matcher *ms, size_t n, tsdb_strings *out);
+int tsdb_label_values(tsdb_querier *q, const char *name, const matcher *ms, size_t n, tsdb_strings *out);
+
+/* ---- stats for analyze / status / metrics --------------------------------------- */
+typedef struct tsdb_stats {
+    uint64_t head_series, head_samples, head_chunks;
+    int64_t head_mint, head_maxt;
+    uint32_t blocks;
+    uint64_t block_series, block_samples, block_bytes;
+    int64_t mint, maxt;
+    uint64_t wal_bytes, disk_bytes;
+} tsdb_stats;
+void tsdb_get_stats(tsdb *db, tsdb_stats *st);
+
+#endif
