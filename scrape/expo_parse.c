@@ -437,19 +437,22 @@ static int parse_meta(expo_parser *p, const char *line, const char *s, int kind)
     size_t name_off = 0, name_len;
     bool name_scratch = false;
     char what[40];
-    snprintf(what, sizeof what, "metric name after %s", kinds[kind]);
-    char expected[64];
-    snprintf(expected, sizeof expected, "expected %s", what);
     if (s < end && *s == '"') {
         ne = expo__scan_quoted(s, end);
-        if (!ne) return fail_quoted(p, s, false, what);
+        if (!ne) {
+            snprintf(what, sizeof what, "metric name after %s", kinds[kind]);
+            return fail_quoted(p, s, false, what);
+        }
         if (put_str(&p->mstr, s + 1, (size_t)(ne - s - 2), ESC_LVAL, &name_off)) return oom(p);
         name_len = strlen(p->mstr.data + name_off);
         name_scratch = true;
         if (name_len == 0) return fail(p, s, "empty metric name after %s", kinds[kind]);
     } else {
         ne = expo__scan_metric_name(s, end);
-        if (ne == s) return fail_got(p, s, expected);
+        if (ne == s) {
+            snprintf(what, sizeof what, "expected metric name after %s", kinds[kind]);
+            return fail_got(p, s, what);
+        }
         name_len = (size_t)(ne - s);
     }
     /* the text: OM: ' ' text '\n'; text format: rest of the line, less the
