@@ -14,7 +14,8 @@
  *   floats         expo_parse_double against strtod on sample values.
  *
  * The consumer loop reads what an appender would: value and timestamp of
- * every sample, the label array of every new series.
+ * every sample, the label array of every new series; for files, a second
+ * line adds expo_start_timestamp() on every sample.
  *
  * Usage: build/bench/expo_bench [-r RUNS] [-q] [FILE.om ...]
  *        (-q: skip node_exporter, synthetic and floats; just the files)
@@ -22,6 +23,7 @@
 #include "scrape/expo.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +44,15 @@ typedef struct result {
     int err;
 } result;
 
-static void consume(expo_parser *p, result *r) {
+static void consume(expo_parser *p, result *r, bool st) {
     int e;
     while ((e = expo_next(p)) > 0) {
         if (e != EXPO_SAMPLE) continue;
         const expo_sample *s = expo_sample_at(p);
         r->samples++;
         r->checksum += s->value + (double)(s->has_ts ? s->ts_ms : 0);
+        int64_t st_ms;
+        if (st && expo_start_timestamp(p, &st_ms) == 1) r->checksum += (double)st_ms;
         if (s->series_repeated) {
             r->repeated++;
         } else {
@@ -62,7 +66,8 @@ static void consume(expo_parser *p, result *r) {
 }
 
 /* Parse `body` `times` times (reset in between); best of `runs`. */
-static void bench_body(const char *what, expo_format f, const char *body, size_t len, int times, int runs) {
+static void bench_body(const char *what, expo_format f, const char *body, size_t len, int times, int runs,
+                       bool st) {
     expo_parser p;
     expo_parser_init(&p, f, body, len);
     double best = 1e30;
@@ -72,7 +77,7 @@ static void bench_body(const char *what, expo_format f, const char *body, size_t
         double t0 = now();
         for (int i = 0; i < times; i++) {
             expo_parser_reset(&p, f, body, len);
-            consume(&p, &r);
+            consume(&p, &r, st);
             if (r.err) break;
             r.bytes += len;
         }
@@ -140,7 +145,9 @@ static void bench_file(const char *path, int runs) {
     const char *base = strrchr(path, '/');
     snprintf(what, sizeof what, "file %s", base ? base + 1 : path);
     /* first pass reads the page cache in */
-    bench_body(what, EXPO_OPENMETRICS, m, len, 1, runs + 1);
+    bench_body(what, EXPO_OPENMETRICS, m, len, 1, runs + 1, false);
+    snprintf(what, sizeof what, "  + expo_start_timestamp");
+    bench_body(what, EXPO_OPENMETRICS, m, len, 1, runs, true);
     munmap((void *)m, len);
 }
 
@@ -197,7 +204,7 @@ int main(int argc, char **argv) {
         size_t len;
         char *ne = read_all("bench/testdata/node_exporter.txt", &len);
         if (ne) {
-            bench_body("node_exporter (text)", EXPO_TEXT, ne, len, 2000, runs);
+            bench_body("node_exporter (text)", EXPO_TEXT, ne, len, 2000, runs, false);
             free(ne);
         } else {
             printf("(bench/testdata/node_exporter.txt not found; run from the repository root)\n");
@@ -206,7 +213,7 @@ int main(int argc, char **argv) {
             char *b = synthetic((expo_format)f, 500000, &len);
             if (!b) return 1;
             bench_body(f ? "synthetic 500k series (OM)" : "synthetic 500k series (text)", (expo_format)f, b, len, 1,
-                       runs);
+                       runs, false);
             free(b);
         }
         bench_floats();

@@ -161,11 +161,14 @@ typedef struct expo_parser {
     size_t slab_cap, xlab_cap;
     const char *val_s;      /* the sample value's text */
     size_t val_n;
-    /* start timestamps (expo_start_timestamp) */
+    /* start timestamps (expo_start_timestamp): the current sample's key;
+     * the last key found (Prometheus' cache); where the last look-ahead
+     * stopped and what it stopped at */
     struct expo_parser *peek;
-    expo_scratch st_key, st_tmp;
-    int64_t st_ms;
-    bool st_valid;
+    expo_scratch st_cur, st_key, st_stop_key;
+    bool st_cur_valid, st_valid, st_stop_created;
+    int64_t st_ms, st_stop_ms;
+    const char *st_stop;
     /* error: message, byte offset, line */
     size_t err_off, err_line;
     char err[320];
@@ -209,7 +212,8 @@ size_t expo_error_offset(const expo_parser *p);
  * `le`/`quantile`) and return its value in ms. 1: found (*st_ms set);
  * 0: none (any other type, another metadata line or an error comes first,
  * or the next _created line is another series'); FLINT_ENOMEM. The current
- * sample stays as it is; results are cached per series. */
+ * sample stays as it is. Where the look-ahead stopped is remembered, so a
+ * family without _created lines is scanned once, not once per sample. */
 int expo_start_timestamp(expo_parser *p, int64_t *st_ms);
 
 /* EXPO_OPENMETRICS for "application/openmetrics-text" (any parameters,

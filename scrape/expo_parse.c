@@ -78,7 +78,8 @@ void expo_parser_reset(expo_parser *p, expo_format format, const char *buf, size
     p->fam.len = 0;
     p->fam_type = EXPO_UNKNOWN;
     p->fam_seen = 0;
-    p->st_valid = false;
+    p->st_valid = p->st_cur_valid = false;
+    p->st_stop = NULL;
     p->err[0] = 0;
     p->err_off = p->err_line = 0;
     memset(&p->sample, 0, sizeof p->sample);
@@ -95,8 +96,9 @@ void expo_parser_free(expo_parser *p) {
     fl_free(p->soff);
     fl_free(p->slab);
     fl_free(p->xlab);
+    fl_free(p->st_cur.data);
     fl_free(p->st_key.data);
-    fl_free(p->st_tmp.data);
+    fl_free(p->st_stop_key.data);
     if (p->peek) {
         expo_parser_free(p->peek);
         fl_free(p->peek);
@@ -896,6 +898,7 @@ static int parse_sample(expo_parser *p, const char *line, const char *s) {
     }
 
     p->sstr.len = 0;
+    p->st_cur_valid = false;
     size_t noff = 0, name_off = (size_t)-1;
     const char *c = s;
     bool braces = false;
@@ -992,16 +995,22 @@ static int st_key(expo_scratch *k, const expo_sample *s, const char *fam, size_t
     return 0;
 }
 
-int expo_start_timestamp(expo_parser *p, int64_t *st_ms) {
-    const expo_sample *s = &p->sample;
-    if (p->format != EXPO_OPENMETRICS || p->status < 0) return 0;
-    if (s->type != EXPO_COUNTER && s->type != EXPO_HISTOGRAM && s->type != EXPO_SUMMARY) return 0;
-    if (!(p->fam_seen & FAM_SET)) return 0;
-    if (st_key(&p->st_tmp, s, p->fam.data, p->fam.len)) return FLINT_ENOMEM;
-    if (p->st_valid && p->st_key.len == p->st_tmp.len && !memcmp(p->st_key.data, p->st_tmp.data, p->st_tmp.len)) {
-        *st_ms = p->st_ms;
-        return 1;
-    }
+static bool same_key(const expo_scratch *a, const expo_scratch *b) {
+    return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+static int copy_key(expo_scratch *dst, const expo_scratch *src) {
+    dst->len = 0;
+    if (scratch_reserve(dst, src->len)) return FLINT_ENOMEM;
+    memcpy(dst->data, src->data, src->len);
+    dst->len = src->len;
+    return 0;
+}
+
+/* Look ahead from p->cur to the first _created sample or the first entry
+ * that is not a sample, and remember where that was and what it said. */
+static int st_look_ahead(expo_parser *p) {
+    p->st_stop = NULL;
     if (!p->peek) {
         p->peek = fl_calloc(1, sizeof *p->peek);
         if (!p->peek) return FLINT_ENOMEM;
@@ -1013,25 +1022,54 @@ int expo_start_timestamp(expo_parser *p, int64_t *st_ms) {
     if (family_set(q, p->fam.data, p->fam.len)) return FLINT_ENOMEM;
     q->fam_type = p->fam_type;
     q->fam_seen = p->fam_seen;
+    bool created = false;
+    int64_t ms = 0;
     for (;;) {
         int r = expo_next(q);
         if (r == FLINT_ENOMEM) return r;
-        if (r != EXPO_SAMPLE) return 0;
+        if (r != EXPO_SAMPLE) break;
         const expo_sample *qs = &q->sample;
         if (!qs->created) continue;
-        /* the first _created line decides, as in Prometheus */
-        if (st_key(&q->st_tmp, qs, q->fam.data, q->fam.len)) return FLINT_ENOMEM;
-        if (q->st_tmp.len != p->st_tmp.len || memcmp(q->st_tmp.data, p->st_tmp.data, p->st_tmp.len)) return 0;
-        int64_t ms;
-        if (expo_parse_seconds_ms(q->val_s, q->val_n, &ms)) return 0;
-        expo_scratch t = p->st_key;
-        p->st_key = p->st_tmp;
-        p->st_tmp = t;
-        p->st_ms = ms;
-        p->st_valid = true;
-        *st_ms = ms;
+        if (st_key(&q->st_cur, qs, q->fam.data, q->fam.len) || copy_key(&p->st_stop_key, &q->st_cur))
+            return FLINT_ENOMEM;
+        created = expo_parse_seconds_ms(q->val_s, q->val_n, &ms) == 0;
+        break;
+    }
+    p->st_stop = q->entry;
+    p->st_stop_created = created;
+    p->st_stop_ms = ms;
+    return 0;
+}
+
+int expo_start_timestamp(expo_parser *p, int64_t *st_ms) {
+    const expo_sample *s = &p->sample;
+    if (p->format != EXPO_OPENMETRICS || p->status < 0) return 0;
+    if (s->type != EXPO_COUNTER && s->type != EXPO_HISTOGRAM && s->type != EXPO_SUMMARY) return 0;
+    if (!(p->fam_seen & FAM_SET)) return 0;
+    if (!(s->series_repeated && p->st_cur_valid)) {
+        p->st_cur_valid = false;
+        if (st_key(&p->st_cur, s, p->fam.data, p->fam.len)) return FLINT_ENOMEM;
+        p->st_cur_valid = true;
+    }
+    /* Prometheus' cache: the last series found keeps its start time */
+    if (p->st_valid && same_key(&p->st_cur, &p->st_key)) {
+        *st_ms = p->st_ms;
         return 1;
     }
+    /* A look-ahead from here would stop where the last one stopped, as
+     * long as we are still before that point. */
+    if (!p->st_stop || p->cur > p->st_stop) {
+        int r = st_look_ahead(p);
+        if (r) return r;
+    }
+    /* the first _created line decides, as in Prometheus */
+    if (!p->st_stop_created || !same_key(&p->st_cur, &p->st_stop_key)) return 0;
+    p->st_valid = false;
+    if (copy_key(&p->st_key, &p->st_cur)) return FLINT_ENOMEM;
+    p->st_ms = p->st_stop_ms;
+    p->st_valid = true;
+    *st_ms = p->st_ms;
+    return 1;
 }
 
 /* ---- content type ----------------------------------------------------------------- */

@@ -648,6 +648,35 @@ START_TEST(test_expo_om_created) {
     ck_assert_ptr_nonnull(strstr(got, "fizz_created{} 17.0 gauge\n"));
     free(got);
 
+    /* the remembered stopping point of a look-ahead answers for every
+     * sample before it, and a new look-ahead starts once past it */
+    got = dump(EXPO_OPENMETRICS,
+               "# TYPE c counter\n"
+               "c_total{a=\"1\"} 1\n"
+               "c_total{a=\"2\"} 1\n"
+               "c_created{a=\"2\"} 100\n"
+               "c_total{a=\"3\"} 1\n"
+               "c_total{a=\"3\"} 2\n"
+               "c_created{a=\"3\"} 300.5\n"
+               "c_total{a=\"1\"} 2\n"
+               "c_total{a=\"2\"} 2\n"
+               "# TYPE d counter\n"
+               "d_total 1\n"
+               "d_created 7\n"
+               "# EOF\n",
+               EXPO_SKIP_CREATED | DUMP_ST);
+    ck_assert_str_eq(got, "TYPE c counter\n"
+                          "c_total{a=\"1\"} 1.0 counter\n"
+                          "c_total{a=\"2\"} 1.0 counter st=100000\n"
+                          "c_total{a=\"3\"} 1.0 counter st=300500\n"
+                          "c_total{a=\"3\"} 2.0 counter rep st=300500\n"
+                          "c_total{a=\"1\"} 2.0 counter\n"
+                          "c_total{a=\"2\"} 2.0 counter\n"
+                          "TYPE d counter\n"
+                          "d_total{} 1.0 counter st=7000\n"
+                          "EOF\n");
+    free(got);
+
     /* _created is not special in the text format */
     got = dump(EXPO_TEXT, "# TYPE foo counter\nfoo_created 1\n", EXPO_SKIP_CREATED);
     ck_assert_str_eq(got, "TYPE foo counter\nfoo_created{} 1.0 counter\nEOF\n");
