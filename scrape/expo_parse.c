@@ -19,6 +19,13 @@
  *   both:  a label set may hold the metric name as a quoted string
  *          ({"my.metric", a="b"}) and quoted label names ({"a.b"="c"}).
  *
+ * Repeated series: a sample line that starts with the previous sample's
+ * raw series bytes, followed by the blank before the value, with no
+ * metadata line in between, has the previous name, labels and type; only
+ * its value, timestamp and exemplar are parsed (one memcmp instead of the
+ * label work). Backfill files hold each series' samples in a row, so this
+ * carries almost every line there.
+ *
  * Where flint is stricter than Prometheus (the errors are still Prometheus'
  * sentences where one exists):
  *   - label values, quoted names and metric names may not contain NUL bytes
@@ -36,7 +43,9 @@
  *     1700000000.123 is 1700000000123 ms; Prometheus computes
  *     int64(float * 1000), which can be 1 ms less.
  *   - a sample's type is its family's only when its name belongs to the
- *     family (expo.h); Prometheus keeps the last TYPE for any name.
+ *     family (expo.h); Prometheus keeps the last TYPE for any name;
+ *   - `le`/`quantile` values in Go-only float syntax (hex "0x1p-3") are
+ *     kept as they are; Prometheus normalises them.
  */
 #include "scrape/expo.h"
 #include "scrape/expo_int.h"
