@@ -195,6 +195,29 @@ static void dense_model_cost(const int64_t *r, size_t k, dense_model *md) {
                6.0 * distinct;
 }
 
+/* The integers the model sees for order `order`: m where the value is
+ * decimal; at an exception (exc[i]) the extrapolation that repeats the
+ * previous residual, so the stand-in neither breaks the gcd nor adds a
+ * symbol (falling back to the previous integer near the start or when the
+ * extrapolation leaves +-2^53). first_ok is the first non-exception. */
+static void dense_fill(const int64_t *m, const uint8_t *exc, size_t n, unsigned order, size_t first_ok,
+                       int64_t *mo) {
+    for (size_t i = 0; i < n; i++) {
+        if (!exc[i]) {
+            mo[i] = m[i];
+        } else if (i < first_ok) {
+            mo[i] = m[first_ok];
+        } else if (i > order) {
+            int64_t x = order == 0 ? mo[i - 1]
+                        : order == 1 ? 2 * mo[i - 1] - mo[i - 2]
+                                     : 3 * mo[i - 1] - 3 * mo[i - 2] + mo[i - 3];
+            mo[i] = (x > -(INT64_C(1) << 53) && x < (INT64_C(1) << 53)) ? x : mo[i - 1];
+        } else {
+            mo[i] = mo[i - 1];
+        }
+    }
+}
+
 /* Residuals of order `order` of m[0..n) into r[0..n-order). */
 static size_t dense_residuals(const int64_t *m, size_t n, unsigned order, int64_t *r) {
     size_t k = 0;
@@ -206,18 +229,21 @@ static size_t dense_residuals(const int64_t *m, size_t n, unsigned order, int64_
     return k;
 }
 
-/* Cheapest (order, bias, signedness) for the integers m[0..n). */
-static dense_model dense_choose_model(const int64_t *m, size_t n, int64_t *r, int64_t *tmp) {
+/* Cheapest (order, bias, signedness) for the integers m[0..n) (see
+ * dense_fill for exc and first_ok); mo, r and tmp are scratch. */
+static dense_model dense_choose_model(const int64_t *m, const uint8_t *exc, size_t n, size_t first_ok,
+                                      int64_t *mo, int64_t *r, int64_t *tmp) {
     dense_model best = {.bits = INFINITY};
     for (unsigned order = 0; order <= 2 && order < n; order++) {
-        size_t k = dense_residuals(m, n, order, r);
+        dense_fill(m, exc, n, order, first_ok, mo);
+        size_t k = dense_residuals(mo, n, order, r);
         memcpy(tmp, r, k * sizeof *r);
         int64_t med = dense_select(tmp, k, k / 2);
         int64_t mn = r[0];
         for (size_t i = 1; i < k; i++) mn = r[i] < mn ? r[i] : mn;
         double head = 0;
-        if (order >= 1) head += 8.0 * (double)uvarint_len(zigzag_enc(m[0]));
-        if (order == 2) head += 8.0 * (double)uvarint_len(zigzag_enc(m[1] - m[0]));
+        if (order >= 1) head += 8.0 * (double)uvarint_len(zigzag_enc(mo[0]));
+        if (order == 2) head += 8.0 * (double)uvarint_len(zigzag_enc(mo[1] - mo[0]));
         dense_model cand[3] = {
             {order, false, med, 1, 0},
             {order, true, mn, 1, 0},
@@ -368,7 +394,7 @@ static inline void rans_put(uint32_t *x, uint8_t **p, const dense_table *t, unsi
 /* ---- the whole encoder ---------------------------------------------------- */
 
 typedef struct dense_scratch {
-    int64_t *m, *r, *tmp;
+    int64_t *m, *mo, *r, *tmp;
     uint64_t *tz, *vz;
     int8_t *dmin;
     uint8_t *exc;
@@ -390,8 +416,6 @@ static int dense_encode_at(const int64_t *ts, const double *vs, size_t n, unsign
     }
     if (first_ok == n || nexc > n / 4)
         return flint_error(FLINT_ERANGE, "dense chunk: %zu of %zu values are not decimals", nexc, n);
-    for (size_t i = 0; i < n; i++)
-        if (sc->exc[i]) sc->m[i] = i < first_ok ? sc->m[first_ok] : sc->m[i - 1];
 
     /* timestamps: median delta, residuals against it */
     uint64_t tdelta = 0;
@@ -410,8 +434,9 @@ static int dense_encode_at(const int64_t *ts, const double *vs, size_t n, unsign
     }
 
     /* values */
-    dense_model md = dense_choose_model(sc->m, n, sc->r, sc->tmp);
-    size_t k = dense_residuals(sc->m, n, md.order, sc->r);
+    dense_model md = dense_choose_model(sc->m, sc->exc, n, first_ok, sc->mo, sc->r, sc->tmp);
+    dense_fill(sc->m, sc->exc, n, md.order, first_ok, sc->mo);
+    size_t k = dense_residuals(sc->mo, n, md.order, sc->r);
     for (size_t i = 0; i < k; i++) sc->vz[md.order + i] = dense_transform(sc->r[i], &md);
 
     /* tables */
@@ -466,8 +491,8 @@ static int dense_encode_at(const int64_t *ts, const double *vs, size_t n, unsign
     h += bstream_bytes(&w);
     if (!(vt.nsym == 1 && vt.s0 == 0)) h += uvarint_put(hdr + h, md.gcd - 1);
     h += varint_put(hdr + h, md.bias);
-    if (md.order >= 1) h += varint_put(hdr + h, sc->m[0]);
-    if (md.order == 2) h += varint_put(hdr + h, sc->m[1] - sc->m[0]);
+    if (md.order >= 1) h += varint_put(hdr + h, sc->mo[0]);
+    if (md.order == 2) h += varint_put(hdr + h, sc->mo[1] - sc->mo[0]);
     size_t exc_len = 0;
     if (nexc) {
         exc_len = uvarint_len(nexc);
@@ -519,11 +544,12 @@ static int dense_encode(const int64_t *ts, const double *vs, size_t n, fl_buf *o
         return flint_error(FLINT_ERANGE, "dense chunk: %zu samples, at most %u", n, CHUNK_MAX_SAMPLES);
     dense_scratch sc;
     sc.rans_cap = 4 * n + 16;
-    size_t words = 5 * n;
+    size_t words = 6 * n;
     uint8_t *mem = fl_malloc(words * 8 + 2 * n + sc.rans_cap);
     if (!mem) return flint_error(FLINT_ENOMEM, "dense chunk: out of memory for %zu samples", n);
     sc.m = (int64_t *)mem;
-    sc.r = sc.m + n;
+    sc.mo = sc.m + n;
+    sc.r = sc.mo + n;
     sc.tmp = sc.r + n;
     sc.tz = (uint64_t *)(sc.tmp + n);
     sc.vz = sc.tz + n;
