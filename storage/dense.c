@@ -20,6 +20,12 @@
  *               the bits of z below its leading one go raw to a bit stream.
  * Decoding runs in batches (CHUNK_BATCH) with one specialised loop per
  * (order, regular/irregular time, signed/unsigned) combination.
+ *
+ * Example 3 of docs/format/chunks.md, four samples of 1 every 15 s:
+ *   00 00 04 80 a0 ab fe f9 62 98 75 00 02
+ *   flags (order 0, regular, no rANS) | d=0 | n=4 | t0 varint | delta 15000
+ *   | value table "symbol 0 only" | bias 1. Nothing per sample.
+ * Example 4 there walks a counter through the rANS decoder step by step.
  */
 #include "storage/bstream.h"
 #include "storage/chunk_int.h"

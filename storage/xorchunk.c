@@ -16,9 +16,11 @@
  *   the previous leading/trailing-zero window; '11' + 5 bits leading zeros
  *   (clamped to 31) + 6 bits significant-bit count (64 written as 0) + bits.
  *
- * Example (docs/format/chunks.md has it bit by bit): samples (1000, 1.0),
- * (2000, 1.0), (3000, 2.0) encode as 00 03 | d0 0f | 3f f0 00.. | e8 07 | 0
- * | 0 | 11 00001 000001 1 -> 16 bytes.
+ * Example 1 of docs/format/chunks.md, bit by bit there: (1000, 1.0),
+ * (2000, 1.0), (3000, 2.0), (4000, 3.0), (5000, 3.0) ->
+ *   00 05 | d0 0f | 3f f0 00 00 00 00 00 00 | e8 07 | 30 97 ff db 01 80
+ * i.e. count, t0 varint, v0, t1-t0 uvarint, then '0' (v1 repeats), '0' (dod),
+ * '11 00001 001011' + 11 bits (v2), '0', '11 01100 000001 1' (v3), '0 0'.
  *
  * Arithmetic on timestamps is modulo 2^64 like Prometheus', so any strictly
  * increasing int64 sequence round-trips, INT64_MIN to INT64_MAX included.
