@@ -566,6 +566,48 @@ START_TEST(test_chunk_dense_odd_decimal_becomes_exception) {
 }
 END_TEST
 
+/* ---- docs/format/chunks.md ---------------------------------------------------------- */
+
+static void expect_bytes(const int64_t *ts, const double *vs, size_t n, unsigned allowed, int want_enc,
+                         const char *hex) {
+    fl_buf out = {0};
+    int enc;
+    ck_assert_int_eq(chunk_encode(ts, vs, n, allowed, &out, &enc), 0);
+    ck_assert_int_eq(enc, want_enc);
+    char got[512] = "";
+    for (size_t i = 0; i < out.len && 2 * i + 2 < sizeof got; i++) snprintf(got + 2 * i, 3, "%02x", out.data[i]);
+    ck_assert_str_eq(got, hex);
+    expect_decodes_to(enc, out.data, out.len, ts, vs, n);
+    fl_buf_free(&out);
+}
+
+START_TEST(test_chunk_doc_examples_bytes) {
+    const unsigned xor_only = 1u << CHUNK_ENC_XOR, dense_only = 1u << CHUNK_ENC_DENSE;
+    int64_t t1[] = {1000, 2000, 3000, 4000, 5000};
+    double v1[] = {1.0, 1.0, 2.0, 3.0, 3.0};
+    expect_bytes(t1, v1, 5, xor_only, CHUNK_ENC_XOR, "0005d00f3ff0000000000000e8073097ffdb0180");
+    const int64_t T0 = 1700000000000;
+    int64_t t2[] = {T0, T0 + 15000, T0 + 30000, T0 + 45001, T0 + 60000};
+    double v2[] = {0.5, 0.75, 0.75, 1.5, 1.25};
+    expect_bytes(t2, v2, 5, xor_only, CHUNK_ENC_XOR, "000580a0abfef9623fe00000000000009875d80c8001d60efffb6058");
+    int64_t t3[] = {T0, T0 + 15000, T0 + 30000, T0 + 45000};
+    double v3[] = {1, 1, 1, 1};
+    expect_bytes(t3, v3, 4, dense_only, CHUNK_ENC_DENSE, "00000480a0abfef96298750002");
+    int64_t t4[8];
+    double v4[8];
+    static const int64_t m4[] = {1234500, 1234650, 1234790, 1234950, 1235100, 1235240, 1235400, 1235555};
+    for (int i = 0; i < 8; i++) {
+        t4[i] = T0 + i * 15000;
+        v4[i] = (double)m4[i] / 100;
+    }
+    expect_bytes(t4, v4, 8, 0, CHUNK_ENC_DENSE, "21020880a0abfef962987580089580" "04ac0288d99601" "051800000438" "90");
+    int64_t t5[] = {T0, T0 + 15002, T0 + 29999, T0 + 45000, T0 + 60001};
+    double v5[] = {4096, 8192, 8192, 12288, stale_nan()};
+    expect_bytes(t5, v5, 5, dense_only, CHUNK_ENC_DENSE,
+                 "38000580a0abfef9629975" "80089d00" "820090" "ff1f" "00" "01047ff0000000000002" "05108b94012a" "0ca0");
+}
+END_TEST
+
 /* ---- names, counts, argument errors ---------------------------------------------- */
 
 START_TEST(test_chunk_names_counts_and_bad_arguments) {
@@ -784,6 +826,7 @@ Suite *chunk_suite(void) {
     tcase_add_test(tc, test_chunk_dense_is_compact);
     tcase_add_test(tc, test_chunk_dense_refusal_falls_back_to_xor);
     tcase_add_test(tc, test_chunk_dense_odd_decimal_becomes_exception);
+    tcase_add_test(tc, test_chunk_doc_examples_bytes);
     tcase_add_test(tc, test_chunk_names_counts_and_bad_arguments);
     tcase_add_test(tc, test_chunk_corrupt_bytes_at_every_offset);
     tcase_add_test(tc, test_chunk_encode_oom_every_allocation);
