@@ -76,7 +76,7 @@ static inline void bstream_r_init(bstream_r *r, const uint8_t *data, size_t len,
 
 /* The 8 bytes at byte offset `at` as a big-endian word, zero past len. */
 static inline uint64_t bstream_load64(const uint8_t *data, size_t len, uint64_t at) {
-    if (at + 8 <= len) {
+    if (__builtin_expect(at + 8 <= len, 1)) {
         uint64_t w;
         memcpy(&w, data + at, 8);
         return __builtin_bswap64(w);

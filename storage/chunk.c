@@ -104,7 +104,8 @@ void chunk_iter_init(chunk_iter *it, int enc, const uint8_t *data, size_t len) {
     it->data = data;
     it->len = len;
     it->remaining = 0;
-    it->u.total = 0;
+    it->u.total = it->u.next = 0;
+    it->u.idx = it->u.nbuf = 0;
     it->u.phase = CHUNK_ITER_BEFORE;
     const chunk_ops *ops = chunk_ops_for(enc);
     if (!ops) it->err = flint_error(FLINT_ECORRUPT, "chunk: unknown encoding %d", enc);
@@ -112,12 +113,29 @@ void chunk_iter_init(chunk_iter *it, int enc, const uint8_t *data, size_t len) {
     if (it->err) it->u.phase = CHUNK_ITER_DONE;
 }
 
-bool chunk_iter_next(chunk_iter *it) {
-    if (it->err || it->u.phase == CHUNK_ITER_DONE) return false;
-    if (it->remaining == 0 || !chunk_ops_for(it->enc)->iter_next(it)) {
+/* Decode the next batch; false at the end or on error (phase DONE). */
+static bool chunk_iter_refill(chunk_iter *it) {
+    uint32_t left = it->u.total - it->u.next;
+    if (it->err || it->u.phase == CHUNK_ITER_DONE || left == 0) {
         it->u.phase = CHUNK_ITER_DONE;
         return false;
     }
+    uint32_t cnt = left < CHUNK_BATCH ? left : CHUNK_BATCH;
+    if (!chunk_ops_for(it->enc)->decode(it, it->u.bt, it->u.bv, cnt)) {
+        it->u.phase = CHUNK_ITER_DONE;
+        return false;
+    }
+    it->u.idx = 0;
+    it->u.nbuf = cnt;
+    return true;
+}
+
+bool chunk_iter_next(chunk_iter *it) {
+    if (it->u.idx == it->u.nbuf && !chunk_iter_refill(it)) return false;
+    it->t = it->u.bt[it->u.idx];
+    it->v = it->u.bv[it->u.idx];
+    it->u.idx++;
+    it->remaining--;
     it->u.phase = CHUNK_ITER_AT;
     return true;
 }
@@ -125,9 +143,15 @@ bool chunk_iter_next(chunk_iter *it) {
 bool chunk_iter_seek(chunk_iter *it, int64_t mint) {
     if (it->err || it->u.phase == CHUNK_ITER_DONE) return false;
     if (it->u.phase == CHUNK_ITER_AT && it->t >= mint) return true;
-    while (chunk_iter_next(it))
+    for (;;) {
+        /* skip inside the decoded batch without stopping on each sample */
+        while (it->u.idx < it->u.nbuf && it->u.bt[it->u.idx] < mint) {
+            it->u.idx++;
+            it->remaining--;
+        }
+        if (!chunk_iter_next(it)) return false;
         if (it->t >= mint) return true;
-    return false;
+    }
 }
 
 int chunk_num_samples(int enc, const uint8_t *data, size_t len) {
@@ -137,10 +161,10 @@ int chunk_num_samples(int enc, const uint8_t *data, size_t len) {
 }
 
 int chunk_decode_all(int enc, const uint8_t *data, size_t len, int64_t *ts, double *vs, size_t cap) {
-    const chunk_ops *ops = chunk_ops_for(enc);
-    if (!ops) return flint_error(FLINT_ECORRUPT, "chunk: unknown encoding %d", enc);
-    int n = ops->num_samples(data, len);
-    if (n < 0) return n;
-    if ((size_t)n > cap) return flint_error(FLINT_ERANGE, "chunk: %d samples, room for %zu", n, cap);
-    return ops->decode_all(data, len, ts, vs, cap);
+    chunk_iter it;
+    chunk_iter_init(&it, enc, data, len);
+    if (it.err) return it.err;
+    if (it.u.total > cap) return flint_error(FLINT_ERANGE, "chunk: %u samples, room for %zu", it.u.total, cap);
+    if (it.u.total && !chunk_ops_for(enc)->decode(&it, ts, vs, it.u.total)) return it.err;
+    return (int)it.u.total;
 }

@@ -70,7 +70,7 @@ int chunk_encode(const int64_t *ts, const double *vs, size_t n, unsigned allowed
 /* Caller-allocated, re-initialised not reallocated. Decoding never reads
  * outside [data, data+len); malformed bytes end the iteration with
  * chunk_iter_err() == FLINT_ECORRUPT. */
-#define CHUNK_BATCH 64        /* dense: samples decoded at a time */
+#define CHUNK_BATCH 64        /* samples decoded at a time */
 #define CHUNK_DENSE_TLOG_T 8  /* dense: largest rANS table (log2) for timestamps */
 #define CHUNK_DENSE_TLOG_V 10 /* dense: ... and for values */
 typedef struct chunk_iter {
@@ -81,20 +81,23 @@ typedef struct chunk_iter {
     const uint8_t *data;
     size_t len;
     uint32_t remaining;   /* samples not yet returned */
-    /* encoding state; fields are private to chunk.c and the codec files */
+    /* decoding state; fields are private to chunk.c and the codec files */
     struct {
-        uint32_t total; /* samples in the chunk */
-        uint8_t phase;  /* CHUNK_ITER_* in storage/chunk_int.h */
+        uint32_t total;         /* samples in the chunk */
+        uint32_t next;          /* samples decoded so far (codec-owned) */
+        uint32_t idx, nbuf;     /* position in the decoded batch */
+        uint8_t phase;          /* CHUNK_ITER_* in storage/chunk_int.h */
+        int64_t bt[CHUNK_BATCH]; /* decoded batch */
+        double bv[CHUNK_BATCH];
         union {
             struct {
                 uint64_t pos;           /* bit position */
+                int64_t t;              /* last decoded timestamp */
                 uint64_t tdelta;
                 uint64_t vbits;
                 uint8_t leading, trailing;
             } x;
             struct chunk_dense_state {
-                uint32_t idx, nbuf;     /* position in the decoded batch */
-                uint32_t next;          /* index of the next sample to decode */
                 uint32_t rans;          /* rANS decoder state */
                 uint64_t rans_pos, rans_end; /* byte offsets of the rANS stream */
                 uint64_t raw_pos, raw_end;   /* bit offsets of the raw bits */
@@ -104,10 +107,8 @@ typedef struct chunk_iter {
                 uint64_t tdelta, gcd, bias, m, dm;
                 uint8_t flags, order, tlog_t, tlog_v;
                 double scale;           /* 10^decimal exponent */
-                uint16_t freq_t[65], cum_t[65], freq_v[65], cum_v[65];
-                uint8_t slot_t[1 << CHUNK_DENSE_TLOG_T], slot_v[1 << CHUNK_DENSE_TLOG_V];
-                int64_t bt[CHUNK_BATCH]; /* decoded batch */
-                double bv[CHUNK_BATCH];
+                /* rANS slot -> freq | (slot - cum) << 11 | symbol << 21 */
+                uint32_t tab_t[1 << CHUNK_DENSE_TLOG_T], tab_v[1 << CHUNK_DENSE_TLOG_V];
             } d;
         };
     } u;

@@ -5,8 +5,8 @@
  *
  * chunk.c validates arguments (n in 1..CHUNK_MAX_SAMPLES, strictly
  * increasing timestamps, a known encoding) before calling into an entry, and
- * owns the iterator's phase; the entries own the union member of their
- * encoding in chunk_iter.
+ * owns the iterator's phase and batch (it->u.bt/bv, idx, nbuf); the entries
+ * own it->u.next and the union member of their encoding.
  */
 #ifndef FLINT_CHUNK_INT_H
 #define FLINT_CHUNK_INT_H
@@ -32,14 +32,12 @@ typedef struct chunk_ops {
     /* Set up it->u for it->data/it->len: it->remaining and it->u.total, or
      * it->err on a malformed header. */
     void (*iter_init)(chunk_iter *it);
-    /* Decode the next sample into it->t, it->v; false at the end or with
-     * it->err set. Called only while it->remaining > 0 and err == 0. */
-    bool (*iter_next)(chunk_iter *it);
+    /* Decode the next cnt samples (cnt <= it->u.total - it->u.next) into
+     * ts/vs and advance it->u.next; false with it->err set when the chunk
+     * turns out to be corrupt. */
+    bool (*decode)(chunk_iter *it, int64_t *ts, double *vs, uint32_t cnt);
     /* Samples in the chunk or FLINT_ECORRUPT. */
     int (*num_samples)(const uint8_t *data, size_t len);
-    /* Decode everything into ts/vs (cap >= the chunk's samples, checked by
-     * the caller); the count or FLINT_ECORRUPT. */
-    int (*decode_all)(const uint8_t *data, size_t len, int64_t *ts, double *vs, size_t cap);
 } chunk_ops;
 
 extern const chunk_ops xor_chunk_ops;

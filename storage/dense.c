@@ -177,25 +177,31 @@ static uint64_t dense_transform(int64_t r, const dense_model *md) {
     return md->is_unsigned ? (uint64_t)q : zigzag_enc(q);
 }
 
-/* Estimated bits of residuals r[0..k) under (bias, unsigned): symbol
- * entropy plus raw bits plus the header fields the choice adds. */
-static void dense_model_cost(const int64_t *r, size_t k, dense_model *md) {
-    uint64_t g = 0;
-    for (size_t i = 0; i < k && g != 1; i++) g = gcd64(g, abs_diff(r[i], md->bias));
+/* Estimated bits of residuals r[0..k) under md's bias and signedness
+ * (setting md->gcd): symbol entropy plus raw bits plus the header fields the
+ * choice adds. g0 is the gcd of all r[i] - r[0] and qd[i] = (r[i] - r[0]) /
+ * g0, so the usual case, gcd(r - bias) == g0, needs no division here. */
+static void dense_model_cost(const int64_t *r, const int64_t *qd, size_t k, uint64_t g0, dense_model *md) {
+    uint64_t g = gcd64(g0, abs_diff(r[0], md->bias));
     md->gcd = g ? g : 1;
     uint32_t cnt[DENSE_NSYM] = {0};
-    double raw = 0;
-    for (size_t i = 0; i < k; i++) {
-        unsigned s = bitlen64(dense_transform(r[i], md));
-        cnt[s]++;
-        raw += s ? s - 1 : 0;
+    if (g0 != 0 && g == g0) {
+        int64_t c = (r[0] - md->bias) / (int64_t)g0;
+        if (md->is_unsigned) {
+            for (size_t i = 0; i < k; i++) cnt[bitlen64((uint64_t)(qd[i] + c))]++;
+        } else {
+            for (size_t i = 0; i < k; i++) cnt[bitlen64(zigzag_enc(qd[i] + c))]++;
+        }
+    } else {
+        for (size_t i = 0; i < k; i++) cnt[bitlen64(dense_transform(r[i], md))]++;
     }
-    double h = 0;
+    double h = 0, raw = 0;
     unsigned distinct = 0;
     for (unsigned s = 0; s < DENSE_NSYM; s++) {
         if (!cnt[s]) continue;
         distinct++;
         h += cnt[s] * log2((double)k / cnt[s]);
+        raw += (double)cnt[s] * (s ? s - 1 : 0);
     }
     md->bits = h + raw + 8.0 * (double)(uvarint_len(zigzag_enc(md->bias)) + uvarint_len(md->gcd - 1)) +
                6.0 * distinct;
@@ -246,7 +252,12 @@ static dense_model dense_choose_model(const int64_t *m, const uint8_t *exc, size
         memcpy(tmp, r, k * sizeof *r);
         int64_t med = dense_select(tmp, k, k / 2);
         int64_t mn = r[0];
-        for (size_t i = 1; i < k; i++) mn = r[i] < mn ? r[i] : mn;
+        uint64_t g0 = 0;
+        for (size_t i = 1; i < k; i++) {
+            mn = r[i] < mn ? r[i] : mn;
+            if (g0 != 1) g0 = gcd64(g0, abs_diff(r[i], r[0]));
+        }
+        for (size_t i = 0; i < k; i++) tmp[i] = g0 > 1 ? (r[i] - r[0]) / (int64_t)g0 : r[i] - r[0];
         double head = 0;
         if (order >= 1) head += 8.0 * (double)uvarint_len(zigzag_enc(mo[0]));
         if (order == 2) head += 8.0 * (double)uvarint_len(zigzag_enc(mo[1] - mo[0]));
@@ -257,7 +268,7 @@ static dense_model dense_choose_model(const int64_t *m, const uint8_t *exc, size
         };
         for (unsigned c = 0; c < 3; c++) {
             if (c == 2 && med == 0) continue;
-            dense_model_cost(r, k, &cand[c]);
+            dense_model_cost(r, tmp, k, g0, &cand[c]);
             cand[c].bits += head;
             if (cand[c].bits < best.bits) best = cand[c];
         }
@@ -629,18 +640,24 @@ static int dense_num_samples(const uint8_t *data, size_t len) {
     return (int)n;
 }
 
-/* Parse a table at byte *off into freq/cum/slot; false if malformed. */
-static bool dense_get_table(const uint8_t *data, size_t len, size_t *off, unsigned tlog_max,
-                            uint8_t *tlog_out, uint16_t *freq, uint16_t *cum, uint8_t *slot) {
+/* rANS decoding table entry for one slot: the slot's symbol, its frequency
+ * and the slot's offset inside the symbol's range, so a symbol costs one
+ * table load (docs/format/chunks.md, "rANS"). */
+#define DENSE_ENTRY(freq, offset, sym) ((uint32_t)(freq) | (uint32_t)(offset) << 11 | (uint32_t)(sym) << 21)
+#define DENSE_ENTRY_FREQ(e) ((e) & 0x7ffu)
+#define DENSE_ENTRY_OFFSET(e) (((e) >> 11) & 0x3ffu)
+#define DENSE_ENTRY_SYM(e) ((e) >> 21)
+
+/* Parse a table at byte *off into tab (2^tlog entries); false if malformed. */
+static bool dense_get_table(const uint8_t *data, size_t len, size_t *off, unsigned tlog_max, uint8_t *tlog_out,
+                            uint32_t *tab) {
     bstream_r r;
     bstream_r_init(&r, data, len, (uint64_t)*off * 8);
     if (bstream_read_bit(&r) == 0) {
         unsigned s = (unsigned)bstream_read56(&r, 7);
         if (bstream_overrun(&r) || s >= DENSE_NSYM) return false;
         *tlog_out = 0;
-        freq[s] = 1;
-        cum[s] = 0;
-        slot[0] = (uint8_t)s;
+        tab[0] = DENSE_ENTRY(1, 0, s);
         *off += 1;
         return true;
     }
@@ -662,9 +679,7 @@ static bool dense_get_table(const uint8_t *data, size_t len, size_t *off, unsign
             if (c >= M) return false;
             f = M - c;
         }
-        freq[s] = (uint16_t)f;
-        cum[s] = (uint16_t)c;
-        if (f) memset(slot + c, (int)s, f);
+        for (uint32_t j = 0; j < f; j++) tab[c + j] = DENSE_ENTRY(f, j, s);
         c += f;
     }
     *tlog_out = (uint8_t)tlog;
@@ -690,17 +705,14 @@ static void dense_iter_init(chunk_iter *it) {
     if (n > 1 && (!(p = uvarint_get(p, end, &d->tdelta)) || d->tdelta == 0)) goto bad;
     size_t off = (size_t)(p - data);
     d->tlog_t = 0;
-    d->slot_t[0] = 0;
-    d->freq_t[0] = 1;
-    d->cum_t[0] = 0;
+    d->tab_t[0] = DENSE_ENTRY(1, 0, 0);
     if ((d->flags & DENSE_F_IRREGULAR) &&
-        (n < 3 || !dense_get_table(data, it->len, &off, CHUNK_DENSE_TLOG_T, &d->tlog_t, d->freq_t, d->cum_t, d->slot_t)))
+        (n < 3 || !dense_get_table(data, it->len, &off, CHUNK_DENSE_TLOG_T, &d->tlog_t, d->tab_t)))
         goto bad;
-    if (!dense_get_table(data, it->len, &off, CHUNK_DENSE_TLOG_V, &d->tlog_v, d->freq_v, d->cum_v, d->slot_v))
-        goto bad;
+    if (!dense_get_table(data, it->len, &off, CHUNK_DENSE_TLOG_V, &d->tlog_v, d->tab_v)) goto bad;
     p = data + off;
     d->gcd = 1;
-    if (!(d->tlog_v == 0 && d->slot_v[0] == 0)) {
+    if (!(d->tlog_v == 0 && DENSE_ENTRY_SYM(d->tab_v[0]) == 0)) {
         if (!(p = uvarint_get(p, end, &u))) goto bad;
         d->gcd = u + 1;
     }
@@ -747,8 +759,6 @@ static void dense_iter_init(chunk_iter *it) {
     }
     d->raw_pos = (uint64_t)(p - data) * 8;
     d->raw_end = (uint64_t)it->len * 8;
-    d->next = 0;
-    d->idx = d->nbuf = 0;
     it->u.total = (uint32_t)n;
     it->remaining = (uint32_t)n;
     return;
@@ -758,7 +768,7 @@ bad:
 
 /* ---- the batch decoder ------------------------------------------------------ */
 
-/* Working copy of the decoder state, kept in registers by the loops. */
+/* Working copy of the decoder state, kept in locals by the loops. */
 typedef struct dense_dec {
     const uint8_t *data;
     size_t len;
@@ -768,77 +778,100 @@ typedef struct dense_dec {
     int64_t t;
     uint64_t m, dm, tdelta, gcd, bias;
     double scale;
-    bool scaled, bad;
+    bool bad;
     unsigned tlog_t, tlog_v;
-    const uint8_t *slot_t, *slot_v;
-    const uint16_t *freq_t, *cum_t, *freq_v, *cum_v;
+    const uint32_t *tab_t, *tab_v;
 } dense_dec;
 
-static inline __attribute__((always_inline)) unsigned dense_sym(dense_dec *c, const uint8_t *slot,
-                                                                const uint16_t *freq, const uint16_t *cum,
-                                                                unsigned tlog) {
-    uint32_t mask = (UINT32_C(1) << tlog) - 1, x = c->x;
-    unsigned s = slot[x & mask];
-    x = freq[s] * (x >> tlog) + (x & mask) - cum[s];
+static inline __attribute__((always_inline)) unsigned dense_sym(uint32_t *xp, const uint8_t **rpp,
+                                                                const uint8_t *re, bool *bad,
+                                                                const uint32_t *tab, unsigned tlog) {
+    uint32_t x = *xp;
+    uint32_t e = tab[x & ((UINT32_C(1) << tlog) - 1)];
+    x = DENSE_ENTRY_FREQ(e) * (x >> tlog) + DENSE_ENTRY_OFFSET(e);
     while (x < RANS_L) {
-        if (c->rp < c->re) {
-            x = x << 8 | *c->rp++;
+        if (*rpp < re) {
+            x = x << 8 | *(*rpp)++;
         } else {
             x = x << 8 | 0xff; /* keep x growing; the chunk is corrupt */
-            c->bad = true;
+            *bad = true;
         }
     }
-    c->x = x;
-    return s;
+    *xp = x;
+    return DENSE_ENTRY_SYM(e);
 }
 
-/* The residual with bit length s: a leading one and s-1 raw bits. */
-static inline __attribute__((always_inline)) uint64_t dense_z(dense_dec *c, unsigned s) {
-    unsigned nb = s ? s - 1 : 0;
+/* The residual with bit length s: a leading one and s-1 raw bits.
+ * Branch-free in s, which is data: s = 0 reads no bits and gives 0. */
+static inline __attribute__((always_inline)) uint64_t dense_z(const uint8_t *data, size_t len, uint64_t *pos,
+                                                              unsigned s) {
+    unsigned nonzero = s != 0, nb = s - nonzero;
     uint64_t raw;
     if (__builtin_expect(nb <= 56, 1)) {
-        uint64_t w = bstream_load64(c->data, c->len, c->raw_pos >> 3) << (c->raw_pos & 7);
+        uint64_t w = bstream_load64(data, len, *pos >> 3) << (*pos & 7);
         raw = (w >> 1) >> (63 - nb);
-        c->raw_pos += nb;
+        *pos += nb;
     } else {
-        bstream_r r = {c->data, c->len, c->raw_pos, 0};
+        bstream_r r = {data, len, *pos, 0};
         raw = bstream_read(&r, nb);
-        c->raw_pos = r.pos;
+        *pos = r.pos;
     }
-    return s ? (UINT64_C(1) << nb) | raw : 0;
+    return (uint64_t)nonzero << nb | raw;
 }
 
+/* Samples from index 2 on, in two passes per CHUNK_BATCH: the entropy
+ * decoder's chains (rANS state, raw bit position) alone, then the
+ * arithmetic, so neither loop runs out of registers. */
 static inline __attribute__((always_inline)) void dense_run(dense_dec *state, int64_t *ts, double *vs,
                                                             uint32_t cnt, const unsigned order,
                                                             const bool irregular, const bool is_unsigned) {
-    /* a local copy: stores to ts (int64_t) could alias the state otherwise */
-    dense_dec local = *state, *c = &local;
-    for (uint32_t k = 0; k < cnt; k++) {
-        uint64_t delta = c->tdelta;
-        if (irregular) {
-            unsigned s = dense_sym(c, c->slot_t, c->freq_t, c->cum_t, c->tlog_t);
-            delta += (uint64_t)zigzag_dec(dense_z(c, s));
+    dense_dec c = *state;
+    uint64_t zt[CHUNK_BATCH], zv[CHUNK_BATCH];
+    for (uint32_t done = 0; done < cnt;) {
+        uint32_t b = cnt - done < CHUNK_BATCH ? cnt - done : CHUNK_BATCH;
+        uint32_t x = c.x;
+        const uint8_t *rp = c.rp, *re = c.re, *data = c.data;
+        size_t len = c.len;
+        uint64_t pos = c.raw_pos;
+        bool bad = c.bad;
+        const uint32_t *tab_v = c.tab_v, *tab_t = c.tab_t;
+        unsigned tlog_v = c.tlog_v, tlog_t = c.tlog_t;
+        for (uint32_t k = 0; k < b; k++) {
+            if (irregular) zt[k] = dense_z(data, len, &pos, dense_sym(&x, &rp, re, &bad, tab_t, tlog_t));
+            zv[k] = dense_z(data, len, &pos, dense_sym(&x, &rp, re, &bad, tab_v, tlog_v));
         }
-        int64_t t = (int64_t)((uint64_t)c->t + delta);
-        c->bad |= t <= c->t;
-        c->t = t;
-        unsigned s = dense_sym(c, c->slot_v, c->freq_v, c->cum_v, c->tlog_v);
-        uint64_t z = dense_z(c, s);
-        uint64_t r = (is_unsigned ? z : (uint64_t)zigzag_dec(z)) * c->gcd + c->bias;
-        if (order == 0) {
-            c->m = r;
-        } else if (order == 1) {
-            c->m += r;
-        } else {
-            c->dm += r;
-            c->m += c->dm;
+        c.x = x;
+        c.rp = rp;
+        c.raw_pos = pos;
+
+        int64_t t = c.t;
+        uint64_t m = c.m, dm = c.dm, tdelta = c.tdelta, gcd = c.gcd, bias = c.bias;
+        double scale = c.scale; /* 1.0 when d = 0: dividing by it is exact */
+        for (uint32_t k = 0; k < b; k++) {
+            uint64_t delta = tdelta;
+            if (irregular) delta += (uint64_t)zigzag_dec(zt[k]);
+            int64_t nt = (int64_t)((uint64_t)t + delta);
+            bad |= nt <= t;
+            t = nt;
+            uint64_t r = (is_unsigned ? zv[k] : (uint64_t)zigzag_dec(zv[k])) * gcd + bias;
+            if (order == 0) {
+                m = r;
+            } else if (order == 1) {
+                m += r;
+            } else {
+                dm += r;
+                m += dm;
+            }
+            ts[done + k] = t;
+            vs[done + k] = (double)(int64_t)m / scale;
         }
-        double v = (double)(int64_t)c->m;
-        if (c->scaled) v /= c->scale;
-        ts[k] = t;
-        vs[k] = v;
+        c.t = t;
+        c.m = m;
+        c.dm = dm;
+        c.bad = bad;
+        done += b;
     }
-    *state = local;
+    *state = c;
 }
 
 #define DENSE_RUN_CASE(o, irr, uns) \
@@ -859,24 +892,23 @@ static void dense_head_sample(dense_dec *c, uint32_t i, unsigned order, bool irr
     if (i > 0) {
         uint64_t delta = c->tdelta;
         if (irregular) {
-            unsigned s = dense_sym(c, c->slot_t, c->freq_t, c->cum_t, c->tlog_t);
-            delta += (uint64_t)zigzag_dec(dense_z(c, s));
+            unsigned s = dense_sym(&c->x, &c->rp, c->re, &c->bad, c->tab_t, c->tlog_t);
+            delta += (uint64_t)zigzag_dec(dense_z(c->data, c->len, &c->raw_pos, s));
         }
         int64_t t = (int64_t)((uint64_t)c->t + delta);
         c->bad |= t <= c->t;
         c->t = t;
     }
     if (order == 0 || (order == 1 && i >= 1)) {
-        unsigned s = dense_sym(c, c->slot_v, c->freq_v, c->cum_v, c->tlog_v);
-        uint64_t z = dense_z(c, s);
+        unsigned s = dense_sym(&c->x, &c->rp, c->re, &c->bad, c->tab_v, c->tlog_v);
+        uint64_t z = dense_z(c->data, c->len, &c->raw_pos, s);
         uint64_t r = (is_unsigned ? z : (uint64_t)zigzag_dec(z)) * c->gcd + c->bias;
         c->m = order == 0 ? r : c->m + r;
     } else if (order == 2 && i == 1) {
         c->m += c->dm;
     }
-    double v = (double)(int64_t)c->m;
     *t_out = c->t;
-    *v_out = c->scaled ? v / c->scale : v;
+    *v_out = (double)(int64_t)c->m / c->scale;
 }
 
 /* Decode the next cnt samples into ts/vs. False (it->err set) if the chunk
@@ -897,24 +929,19 @@ static bool dense_decode_batch(chunk_iter *it, int64_t *ts, double *vs, uint32_t
         .gcd = d->gcd,
         .bias = d->bias,
         .scale = d->scale,
-        .scaled = d->scale != 1.0,
         .tlog_t = d->tlog_t,
         .tlog_v = d->tlog_v,
-        .slot_t = d->slot_t,
-        .slot_v = d->slot_v,
-        .freq_t = d->freq_t,
-        .cum_t = d->cum_t,
-        .freq_v = d->freq_v,
-        .cum_v = d->cum_v,
+        .tab_t = d->tab_t,
+        .tab_v = d->tab_v,
     };
     unsigned order = d->order;
     bool irregular = d->flags & DENSE_F_IRREGULAR, is_unsigned = d->flags & DENSE_F_UNSIGNED;
-    uint32_t first = d->next, k = 0;
+    uint32_t first = it->u.next, k = 0;
     for (; k < cnt && first + k < 2; k++)
         dense_head_sample(&c, first + k, order, irregular, is_unsigned, &ts[k], &vs[k]);
     if (k < cnt) dense_run_any(&c, ts + k, vs + k, cnt - k, order, irregular, is_unsigned);
-    d->next = first + cnt;
-    if (d->next == it->u.total) {
+    it->u.next = first + cnt;
+    if (it->u.next == it->u.total) {
         /* everything must have been used exactly */
         c.bad |= c.x != RANS_L || c.rp != c.re || c.raw_pos > d->raw_end || d->raw_end - c.raw_pos >= 8;
     }
@@ -940,40 +967,10 @@ static bool dense_decode_batch(chunk_iter *it, int64_t *ts, double *vs, uint32_t
     return true;
 }
 
-static bool dense_iter_next(chunk_iter *it) {
-    struct chunk_dense_state *d = &it->u.d;
-    if (d->idx == d->nbuf) {
-        uint32_t left = it->u.total - d->next;
-        uint32_t cnt = left < CHUNK_BATCH ? left : CHUNK_BATCH;
-        if (!dense_decode_batch(it, d->bt, d->bv, cnt)) return false;
-        d->idx = 0;
-        d->nbuf = cnt;
-    }
-    it->t = d->bt[d->idx];
-    it->v = d->bv[d->idx];
-    d->idx++;
-    it->remaining--;
-    return true;
-}
-
-static int dense_decode_all(const uint8_t *data, size_t len, int64_t *ts, double *vs, size_t cap) {
-    chunk_iter it;
-    memset(&it, 0, offsetof(chunk_iter, u));
-    it.enc = CHUNK_ENC_DENSE;
-    it.data = data;
-    it.len = len;
-    dense_iter_init(&it);
-    if (it.err) return it.err;
-    if (cap < it.u.total) return FLINT_ERANGE;
-    if (!dense_decode_batch(&it, ts, vs, it.u.total)) return it.err;
-    return (int)it.u.total;
-}
-
 const chunk_ops dense_chunk_ops = {
     .name = "DENSE",
     .encode = dense_encode,
     .iter_init = dense_iter_init,
-    .iter_next = dense_iter_next,
+    .decode = dense_decode_batch,
     .num_samples = dense_num_samples,
-    .decode_all = dense_decode_all,
 };

@@ -241,9 +241,8 @@ static bool xor_get_uvarint(bstream_r *r, uint64_t *out) {
     return false;
 }
 
-static bool xor_fail(chunk_iter *it, const char *what) {
-    it->err = flint_error(FLINT_ECORRUPT, "xor chunk: %s at sample %u of %u", what,
-                          it->u.total - it->remaining, it->u.total);
+static bool xor_fail(chunk_iter *it, uint32_t index, const char *what) {
+    it->err = flint_error(FLINT_ECORRUPT, "xor chunk: %s at sample %u of %u", what, index, it->u.total);
     return false;
 }
 
@@ -256,89 +255,77 @@ static void xor_iter_init(chunk_iter *it) {
     it->u.total = (uint32_t)n;
     it->remaining = (uint32_t)n;
     it->u.x.pos = 16;
+    it->u.x.t = 0;
     it->u.x.tdelta = 0;
     it->u.x.vbits = 0;
     it->u.x.leading = 0;
     it->u.x.trailing = 0;
 }
 
-static bool xor_read_value(chunk_iter *it, bstream_r *r) {
-    if (bstream_read_bit(r) == 0) return true;
-    if (bstream_read_bit(r) == 1) {
-        unsigned leading = (unsigned)bstream_read56(r, 5);
-        unsigned sig = (unsigned)bstream_read56(r, 6);
-        if (sig == 0) sig = 64;
-        if (leading + sig > 64) return xor_fail(it, "value window out of range");
-        it->u.x.leading = (uint8_t)leading;
-        it->u.x.trailing = (uint8_t)(64 - leading - sig);
-    }
-    unsigned sig = 64u - it->u.x.leading - it->u.x.trailing;
-    uint64_t bits = bstream_read(r, sig);
-    it->u.x.vbits ^= bits << it->u.x.trailing;
-    return true;
-}
-
-static bool xor_iter_next(chunk_iter *it) {
+static bool xor_decode(chunk_iter *it, int64_t *ts, double *vs, uint32_t cnt) {
+    static const unsigned dod_sizes[5] = {0, 14, 17, 20, 64};
     bstream_r r;
     bstream_r_init(&r, it->data, it->len, it->u.x.pos);
-    uint32_t index = it->u.total - it->remaining;
-    int64_t t;
-    if (index == 0) {
-        uint64_t zz;
-        if (!xor_get_uvarint(&r, &zz)) return xor_fail(it, "truncated first timestamp");
-        t = zigzag_dec(zz);
-        it->u.x.vbits = bstream_read(&r, 64);
-    } else {
-        if (index == 1) {
-            if (!xor_get_uvarint(&r, &it->u.x.tdelta)) return xor_fail(it, "truncated timestamp delta");
+    int64_t t = it->u.x.t;
+    uint64_t tdelta = it->u.x.tdelta, vbits = it->u.x.vbits;
+    unsigned leading = it->u.x.leading, trailing = it->u.x.trailing;
+    uint32_t first = it->u.next;
+    for (uint32_t k = 0; k < cnt; k++) {
+        uint32_t index = first + k;
+        if (index == 0) {
+            uint64_t zz;
+            if (!xor_get_uvarint(&r, &zz)) return xor_fail(it, index, "truncated first timestamp");
+            t = zigzag_dec(zz);
+            vbits = bstream_read(&r, 64);
         } else {
-            unsigned prefix = 0;
-            while (prefix < 4 && bstream_read_bit(&r)) prefix++;
-            uint64_t dod = 0;
-            static const unsigned sizes[5] = {0, 14, 17, 20, 64};
-            unsigned sz = sizes[prefix];
-            if (sz == 64) {
-                dod = bstream_read(&r, 64);
-            } else if (sz) {
-                dod = bstream_read56(&r, sz);
-                if (dod > (UINT64_C(1) << (sz - 1))) dod -= UINT64_C(1) << sz;
+            if (index == 1) {
+                if (!xor_get_uvarint(&r, &tdelta)) return xor_fail(it, index, "truncated timestamp delta");
+            } else {
+                unsigned prefix = 0;
+                while (prefix < 4 && bstream_read_bit(&r)) prefix++;
+                unsigned sz = dod_sizes[prefix];
+                uint64_t dod = 0;
+                if (sz == 64) {
+                    dod = bstream_read(&r, 64);
+                } else if (sz) {
+                    dod = bstream_read56(&r, sz);
+                    if (dod > (UINT64_C(1) << (sz - 1))) dod -= UINT64_C(1) << sz;
+                }
+                tdelta += dod;
             }
-            it->u.x.tdelta += dod;
+            int64_t nt = (int64_t)((uint64_t)t + tdelta);
+            if (nt <= t) return xor_fail(it, index, "timestamp not increasing");
+            t = nt;
+            if (bstream_read_bit(&r)) {
+                if (bstream_read_bit(&r)) {
+                    unsigned l = (unsigned)bstream_read56(&r, 5);
+                    unsigned sig = (unsigned)bstream_read56(&r, 6);
+                    if (sig == 0) sig = 64;
+                    if (l + sig > 64) return xor_fail(it, index, "value window out of range");
+                    leading = l;
+                    trailing = 64 - l - sig;
+                }
+                vbits ^= bstream_read(&r, 64 - leading - trailing) << trailing;
+            }
         }
-        t = (int64_t)((uint64_t)it->t + it->u.x.tdelta);
-        if (t <= it->t) return xor_fail(it, "timestamp not increasing");
-        if (!xor_read_value(it, &r)) return false;
+        if (bstream_overrun(&r)) return xor_fail(it, index, "truncated");
+        ts[k] = t;
+        vs[k] = bitsd(vbits);
     }
-    if (bstream_overrun(&r)) return xor_fail(it, "truncated");
+    it->u.next = first + cnt;
     it->u.x.pos = r.pos;
-    it->t = t;
-    it->v = bitsd(it->u.x.vbits);
-    it->remaining--;
+    it->u.x.t = t;
+    it->u.x.tdelta = tdelta;
+    it->u.x.vbits = vbits;
+    it->u.x.leading = (uint8_t)leading;
+    it->u.x.trailing = (uint8_t)trailing;
     return true;
-}
-
-static int xor_decode_all(const uint8_t *data, size_t len, int64_t *ts, double *vs, size_t cap) {
-    chunk_iter it;
-    memset(&it, 0, offsetof(chunk_iter, u));
-    it.enc = CHUNK_ENC_XOR;
-    it.data = data;
-    it.len = len;
-    xor_iter_init(&it);
-    if (it.err) return it.err;
-    size_t n = 0;
-    while (it.remaining > 0 && n < cap && xor_iter_next(&it)) {
-        ts[n] = it.t;
-        vs[n] = it.v;
-        n++;
-    }
-    return it.err ? it.err : (int)n;
 }
 
 const chunk_ops xor_chunk_ops = {
     .name = "XOR",
     .encode = xor_encode,
     .iter_init = xor_iter_init,
-    .iter_next = xor_iter_next,
+    .decode = xor_decode,
     .num_samples = xor_num_samples,
-    .decode_all = xor_decode_all,
 };
