@@ -113,8 +113,9 @@ void chunk_iter_init(chunk_iter *it, int enc, const uint8_t *data, size_t len) {
     if (it->err) it->u.phase = CHUNK_ITER_DONE;
 }
 
-/* Decode the next batch; false at the end or on error (phase DONE). */
-static bool chunk_iter_refill(chunk_iter *it) {
+/* The batch (it->u.bt/bv) holds samples [next - nbuf, next); phase becomes
+ * AT with the first batch, as chunk_iter_next then returns its first sample. */
+bool chunk__iter_refill(chunk_iter *it) {
     uint32_t left = it->u.total - it->u.next;
     if (it->err || it->u.phase == CHUNK_ITER_DONE || left == 0) {
         it->u.phase = CHUNK_ITER_DONE;
@@ -127,15 +128,6 @@ static bool chunk_iter_refill(chunk_iter *it) {
     }
     it->u.idx = 0;
     it->u.nbuf = cnt;
-    return true;
-}
-
-bool chunk_iter_next(chunk_iter *it) {
-    if (it->u.idx == it->u.nbuf && !chunk_iter_refill(it)) return false;
-    it->t = it->u.bt[it->u.idx];
-    it->v = it->u.bv[it->u.idx];
-    it->u.idx++;
-    it->remaining--;
     it->u.phase = CHUNK_ITER_AT;
     return true;
 }

@@ -115,8 +115,19 @@ typedef struct chunk_iter {
 } chunk_iter;
 
 void chunk_iter_init(chunk_iter *it, int enc, const uint8_t *data, size_t len);
-/* Advance; false at the end or on error. */
-bool chunk_iter_next(chunk_iter *it);
+/* Internal to chunk_iter_next: decode the next batch; false at the end or on
+ * error. */
+bool chunk__iter_refill(chunk_iter *it);
+/* Advance; false at the end or on error. Inline: the query engine calls it
+ * once per sample, and all but one call in CHUNK_BATCH only copy. */
+static inline bool chunk_iter_next(chunk_iter *it) {
+    if (it->u.idx == it->u.nbuf && !chunk__iter_refill(it)) return false;
+    it->t = it->u.bt[it->u.idx];
+    it->v = it->u.bv[it->u.idx];
+    it->u.idx++;
+    it->remaining--;
+    return true;
+}
 /* Advance to the first sample with t >= mint (never moves back); false if
  * none. May be called before the first next(). */
 bool chunk_iter_seek(chunk_iter *it, int64_t mint);
