@@ -41,12 +41,24 @@ const char *chunk_enc_name(int enc) {
     return ops ? ops->name : "unknown";
 }
 
-/* Fewest bytes an XOR chunk of these samples can take: 2-byte count, first
- * timestamp and 64-bit value, then at least 1 bit per value and 1 bit per
- * delta-of-delta. Saves encoding XOR when dense is already smaller. */
-static size_t chunk_xor_lower_bound(const int64_t *ts, size_t n) {
+/* Fewest bytes an XOR chunk of these samples can take, cheaper to compute
+ * than the chunk: the header, the first sample, then per sample at least 1
+ * bit for a zero delta-of-delta (16 otherwise), and 1 bit for a repeated
+ * value or 2 plus the XOR's significant bits. Saves encoding XOR when dense
+ * is already smaller. */
+static size_t chunk_xor_lower_bound(const int64_t *ts, const double *vs, size_t n) {
     uint64_t bits = 16 + 8 * uvarint_len(zigzag_enc(ts[0])) + 64;
-    if (n >= 2) bits += 8 * uvarint_len((uint64_t)ts[1] - (uint64_t)ts[0]) + 1 + 2 * (uint64_t)(n - 2);
+    if (n >= 2) bits += 8 * uvarint_len((uint64_t)ts[1] - (uint64_t)ts[0]);
+    uint64_t prev;
+    memcpy(&prev, &vs[0], 8);
+    for (size_t i = 1; i < n; i++) {
+        uint64_t cur;
+        memcpy(&cur, &vs[i], 8);
+        uint64_t x = cur ^ prev;
+        prev = cur;
+        bits += x ? 2 + 64 - (uint64_t)__builtin_clzll(x) - (uint64_t)__builtin_ctzll(x) : 1;
+        if (i >= 2) bits += (uint64_t)ts[i] - (uint64_t)ts[i - 1] == (uint64_t)ts[i - 1] - (uint64_t)ts[i - 2] ? 1 : 16;
+    }
     return (size_t)((bits + 7) / 8);
 }
 
@@ -72,7 +84,7 @@ int chunk_encode(const int64_t *ts, const double *vs, size_t n, unsigned allowed
         else if (rc != FLINT_ERANGE) return rc;
     }
     if ((allowed & 1u << CHUNK_ENC_XOR) &&
-        (best == CHUNK_ENC_NONE || out->len - start > chunk_xor_lower_bound(ts, n))) {
+        (best == CHUNK_ENC_NONE || out->len - start > chunk_xor_lower_bound(ts, vs, n))) {
         size_t mid = out->len;
         rc = xor_chunk_ops.encode(ts, vs, n, out);
         if (rc) {

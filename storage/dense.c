@@ -76,7 +76,7 @@ static bool dense_decimal_at(double v, unsigned d, int64_t *m) {
     double p = dense_p10[d];
     double x = v * p;
     if (!(fabs(x) < TWO53)) return false; /* also NaN and +-Inf */
-    int64_t c = (int64_t)llround(x);
+    int64_t c = (int64_t)(x < 0 ? x - 0.5 : x + 0.5); /* near m; the neighbours are tried too */
     uint64_t want = dbits(v);
     /* v * 10^d is rounded twice; the exact m is c or a neighbour */
     static const int64_t nudge[3] = {0, -1, 1};
@@ -92,18 +92,47 @@ static bool dense_decimal_at(double v, unsigned d, int64_t *m) {
     return false;
 }
 
-/* Smallest decimal exponent of v, starting the search at `guess` (the
- * previous value's, usually right); -1 when v is not such a decimal. */
-static int dense_min_dexp(double v, int guess) {
-    int64_t m;
+/* Smallest decimal exponent d of v with its integer (v == *m / 10^d), -1
+ * when v is not such a decimal. The search starts at `guess`, the previous
+ * value's exponent and usually right, so it costs one division: a decimal at
+ * d whose m is divisible by 10 is the same decimal at d - 1. */
+static int dense_min_dexp(double v, int guess, int64_t *m) {
     int d = guess < 0 ? 0 : guess;
-    if (dense_decimal_at(v, (unsigned)d, &m)) {
-        while (d > 0 && dense_decimal_at(v, (unsigned)d - 1, &m)) d--;
-        return d;
+    if (!dense_decimal_at(v, (unsigned)d, m)) {
+        int up = d + 1;
+        while (up <= DENSE_MAX_DEXP && !dense_decimal_at(v, (unsigned)up, m)) up++;
+        if (up > DENSE_MAX_DEXP) {
+            /* fits a shorter exponent only (m * 10^k would pass 2^53) */
+            while (--d >= 0 && !dense_decimal_at(v, (unsigned)d, m)) {
+            }
+            if (d < 0) return -1;
+        } else {
+            d = up;
+        }
     }
-    for (d++; d <= DENSE_MAX_DEXP; d++)
-        if (dense_decimal_at(v, (unsigned)d, &m)) return d;
-    return -1;
+    while (d > 0 && *m % 10 == 0) {
+        *m /= 10;
+        d--;
+    }
+    return d;
+}
+
+/* 10^k as integers, and the largest |m| with |m * 10^k| < 2^53. */
+static const int64_t dense_p10i[19] = {
+    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL, 1000000000LL,
+    10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL, 100000000000000LL,
+    1000000000000000LL, 10000000000000000LL, 100000000000000000LL, 1000000000000000000LL};
+
+/* m (the integer of a decimal with exponent d) rescaled to exponent dexp >=
+ * d; false if it leaves +-2^53. The rescaled decimal is the same rational
+ * number, so (double)m / 10^dexp is still bit for bit the value. */
+static bool dense_rescale(int64_t m, unsigned d, unsigned dexp, int64_t *out) {
+    unsigned k = dexp - d;
+    if (k > 18) return m == 0 ? (*out = 0, true) : false;
+    int64_t limit = ((INT64_C(1) << 53) - 1) / dense_p10i[k];
+    if (m > limit || m < -limit) return false;
+    *out = m * dense_p10i[k];
+    return true;
 }
 
 /* k-th smallest of a[0..n) (reorders a). Median-of-three quickselect that
@@ -411,6 +440,7 @@ static inline void rans_put(uint32_t *x, uint8_t **p, const dense_table *t, unsi
 /* ---- the whole encoder ---------------------------------------------------- */
 
 typedef struct dense_scratch {
+    int64_t *mraw; /* each value's integer at its own smallest exponent dmin */
     int64_t *m, *mo, *r, *tmp;
     uint64_t *tz, *vz;
     int8_t *dmin;
@@ -427,7 +457,7 @@ static int dense_encode_at(const int64_t *ts, const double *vs, size_t n, unsign
     size_t nexc = 0, first_ok = n;
     for (size_t i = 0; i < n; i++) {
         sc->exc[i] = !(sc->dmin[i] >= 0 && (unsigned)sc->dmin[i] <= dexp &&
-                       dense_decimal_at(vs[i], dexp, &sc->m[i]));
+                       dense_rescale(sc->mraw[i], (unsigned)sc->dmin[i], dexp, &sc->m[i]));
         if (sc->exc[i]) nexc++;
         else if (first_ok == n) first_ok = i;
     }
@@ -561,10 +591,11 @@ static int dense_encode(const int64_t *ts, const double *vs, size_t n, fl_buf *o
         return flint_error(FLINT_ERANGE, "dense chunk: %zu samples, at most %u", n, CHUNK_MAX_SAMPLES);
     dense_scratch sc;
     sc.rans_cap = 4 * n + 16;
-    size_t words = 6 * n;
+    size_t words = 7 * n;
     uint8_t *mem = fl_malloc(words * 8 + 2 * n + sc.rans_cap);
     if (!mem) return flint_error(FLINT_ENOMEM, "dense chunk: out of memory for %zu samples", n);
-    sc.m = (int64_t *)mem;
+    sc.mraw = (int64_t *)mem;
+    sc.m = sc.mraw + n;
     sc.mo = sc.m + n;
     sc.r = sc.mo + n;
     sc.tmp = sc.r + n;
@@ -578,7 +609,7 @@ static int dense_encode(const int64_t *ts, const double *vs, size_t n, fl_buf *o
     unsigned hist[DENSE_MAX_DEXP + 1] = {0};
     int guess = 0, dmax = -1;
     for (size_t i = 0; i < n; i++) {
-        int d = dense_min_dexp(vs[i], guess);
+        int d = dense_min_dexp(vs[i], guess, &sc.mraw[i]);
         sc.dmin[i] = (int8_t)d;
         if (d < 0) continue;
         hist[d]++;
