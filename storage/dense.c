@@ -127,10 +127,12 @@ static const int64_t dense_p10i[19] = {
  * d; false if it leaves +-2^53. The rescaled decimal is the same rational
  * number, so (double)m / 10^dexp is still bit for bit the value. */
 static bool dense_rescale(int64_t m, unsigned d, unsigned dexp, int64_t *out) {
+    static int64_t limit[19]; /* largest |m| with |m * 10^k| < 2^53 */
+    if (!limit[0])
+        for (int k = 18; k >= 0; k--) limit[k] = ((INT64_C(1) << 53) - 1) / dense_p10i[k];
     unsigned k = dexp - d;
     if (k > 18) return m == 0 ? (*out = 0, true) : false;
-    int64_t limit = ((INT64_C(1) << 53) - 1) / dense_p10i[k];
-    if (m > limit || m < -limit) return false;
+    if (m > limit[k] || m < -limit[k]) return false;
     *out = m * dense_p10i[k];
     return true;
 }
@@ -213,17 +215,19 @@ static uint64_t dense_transform(int64_t r, const dense_model *md) {
 static void dense_model_cost(const int64_t *r, const int64_t *qd, size_t k, uint64_t g0, dense_model *md) {
     uint64_t g = gcd64(g0, abs_diff(r[0], md->bias));
     md->gcd = g ? g : 1;
-    uint32_t cnt[DENSE_NSYM] = {0};
+    /* four histograms, so runs of one symbol do not wait on each other */
+    uint32_t c4[4][DENSE_NSYM] = {{0}}, cnt[DENSE_NSYM];
     if (g0 != 0 && g == g0) {
         int64_t c = (r[0] - md->bias) / (int64_t)g0;
         if (md->is_unsigned) {
-            for (size_t i = 0; i < k; i++) cnt[bitlen64((uint64_t)(qd[i] + c))]++;
+            for (size_t i = 0; i < k; i++) c4[i & 3][bitlen64((uint64_t)(qd[i] + c))]++;
         } else {
-            for (size_t i = 0; i < k; i++) cnt[bitlen64(zigzag_enc(qd[i] + c))]++;
+            for (size_t i = 0; i < k; i++) c4[i & 3][bitlen64(zigzag_enc(qd[i] + c))]++;
         }
     } else {
-        for (size_t i = 0; i < k; i++) cnt[bitlen64(dense_transform(r[i], md))]++;
+        for (size_t i = 0; i < k; i++) c4[i & 3][bitlen64(dense_transform(r[i], md))]++;
     }
+    for (unsigned s = 0; s < DENSE_NSYM; s++) cnt[s] = c4[0][s] + c4[1][s] + c4[2][s] + c4[3][s];
     double h = 0, raw = 0;
     unsigned distinct = 0;
     for (unsigned s = 0; s < DENSE_NSYM; s++) {
@@ -284,9 +288,18 @@ static dense_model dense_choose_model(const int64_t *m, const uint8_t *exc, size
         uint64_t g0 = 0;
         for (size_t i = 1; i < k; i++) {
             mn = r[i] < mn ? r[i] : mn;
-            if (g0 != 1) g0 = gcd64(g0, abs_diff(r[i], r[0]));
+            uint64_t diff = abs_diff(r[i], r[0]);
+            /* most differences are multiples of the gcd so far: test that first */
+            if (g0 != 1 && (g0 == 0 || diff % g0 != 0)) g0 = gcd64(g0, diff);
         }
-        for (size_t i = 0; i < k; i++) tmp[i] = g0 > 1 ? (r[i] - r[0]) / (int64_t)g0 : r[i] - r[0];
+        if (g0 > 1 && (g0 & (g0 - 1)) == 0) {
+            unsigned sh = (unsigned)__builtin_ctzll(g0);
+            for (size_t i = 0; i < k; i++) tmp[i] = (r[i] - r[0]) >> sh; /* exact: multiples of g0 */
+        } else if (g0 > 1) {
+            for (size_t i = 0; i < k; i++) tmp[i] = (r[i] - r[0]) / (int64_t)g0;
+        } else {
+            for (size_t i = 0; i < k; i++) tmp[i] = r[i] - r[0];
+        }
         double head = 0;
         if (order >= 1) head += 8.0 * (double)uvarint_len(zigzag_enc(mo[0]));
         if (order == 2) head += 8.0 * (double)uvarint_len(zigzag_enc(mo[1] - mo[0]));
@@ -426,15 +439,38 @@ static void dense_put_table(bstream_w *w, const dense_table *t) {
 
 /* ---- rANS (byte-wise, 32-bit state, after ryg_rans) ----------------------- */
 
-static inline void rans_put(uint32_t *x, uint8_t **p, const dense_table *t, unsigned s) {
-    uint32_t freq = t->freq[s];
-    uint32_t x_max = ((RANS_L >> t->tlog) << 8) * freq;
+/* Per-symbol encoder constants: x -> x/freq * M + x%freq + cum computed as
+ * x + bias + q * (M - freq) with q = x/freq from a reciprocal
+ * (Alverson's method, as ryg_rans' RansEncSymbolInit). */
+typedef struct rans_sym {
+    uint32_t x_max, rcp, shift, bias, cmpl;
+} rans_sym;
+
+static void rans_sym_init(rans_sym *e, uint32_t cum, uint32_t freq, unsigned tlog) {
+    e->x_max = ((RANS_L >> tlog) << 8) * freq;
+    e->cmpl = (UINT32_C(1) << tlog) - freq;
+    if (freq < 2) {
+        /* q = x - 1 (rcp = 2^32 - 1): x*M + cum = bias + x + (x-1)(M-1) */
+        e->rcp = ~UINT32_C(0);
+        e->shift = 0;
+        e->bias = cum + (UINT32_C(1) << tlog) - 1;
+    } else {
+        uint32_t shift = 0;
+        while (freq > (UINT32_C(1) << shift)) shift++;
+        e->rcp = (uint32_t)(((UINT64_C(1) << (shift + 31)) + freq - 1) / freq);
+        e->shift = shift - 1;
+        e->bias = cum;
+    }
+}
+
+static inline void rans_put(uint32_t *x, uint8_t **p, const rans_sym *e) {
     uint32_t v = *x;
-    while (v >= x_max) {
+    while (v >= e->x_max) {
         *--*p = (uint8_t)v;
         v >>= 8;
     }
-    *x = ((v / freq) << t->tlog) + (v % freq) + t->cum[s];
+    uint32_t q = (uint32_t)(((uint64_t)v * e->rcp) >> 32) >> e->shift;
+    *x = v + e->bias + q * e->cmpl;
 }
 
 /* ---- the whole encoder ---------------------------------------------------- */
@@ -508,10 +544,15 @@ static int dense_encode_at(const int64_t *ts, const double *vs, size_t n, unsign
      * the value symbol */
     uint8_t *rans_end = sc->rans + sc->rans_cap, *rp = rans_end;
     if (use_rans) {
+        rans_sym te[DENSE_NSYM], ve[DENSE_NSYM];
+        for (unsigned s = tt.s0; irregular && s < tt.s0 + tt.nsym; s++)
+            if (tt.freq[s]) rans_sym_init(&te[s], tt.cum[s], tt.freq[s], tt.tlog);
+        for (unsigned s = vt.s0; s < vt.s0 + vt.nsym; s++)
+            if (vt.freq[s]) rans_sym_init(&ve[s], vt.cum[s], vt.freq[s], vt.tlog);
         uint32_t x = RANS_L;
         for (size_t i = n; i-- > 0;) {
-            if (i >= md.order) rans_put(&x, &rp, &vt, bitlen64(sc->vz[i]));
-            if (irregular && i >= 1) rans_put(&x, &rp, &tt, bitlen64(sc->tz[i]));
+            if (i >= md.order) rans_put(&x, &rp, &ve[bitlen64(sc->vz[i])]);
+            if (irregular && i >= 1) rans_put(&x, &rp, &te[bitlen64(sc->tz[i])]);
         }
         rp -= 4;
         rp[0] = (uint8_t)x;
