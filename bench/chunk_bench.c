@@ -200,8 +200,11 @@ static void process_series(const char *key, int kind, const int64_t *ts, const d
         s->kind_samples[kind] += n;
         s->kind_xor[kind] += series_xor;
         s->kind_best[kind] += series_best;
-        if (csv) fprintf(csv, "%zu,%s,%s,%zu,%llu,%llu\n", clen, kind_names[kind], key, n,
-                         (unsigned long long)series_xor, (unsigned long long)series_best);
+        if (csv) {
+            fprintf(csv, "%zu,%s,\"", clen, kind_names[kind]);
+            for (const char *p = key; *p; p++) fputs(*p == '"' ? "\"\"" : (char[2]){*p, 0}, csv);
+            fprintf(csv, "\",%zu,%llu,%llu\n", n, (unsigned long long)series_xor, (unsigned long long)series_best);
+        }
     }
 }
 

@@ -72,7 +72,7 @@ int chunk_encode(const int64_t *ts, const double *vs, size_t n, unsigned allowed
  * chunk_iter_err() == FLINT_ECORRUPT. */
 #define CHUNK_BATCH 64        /* samples decoded at a time */
 #define CHUNK_DENSE_TLOG_T 8  /* dense: largest rANS table (log2) for timestamps */
-#define CHUNK_DENSE_TLOG_V 10 /* dense: ... and for values */
+#define CHUNK_DENSE_TLOG_V 8  /* dense: ... and for values (more buys ~0.003%) */
 typedef struct chunk_iter {
     int enc;
     int err;
