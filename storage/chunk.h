@@ -50,7 +50,8 @@ typedef struct xor_appender {
 
 void xor_app_init(xor_appender *a);
 /* Append (t, v). t must be > the last timestamp: FLINT_EOOO otherwise (the
- * chunk is unchanged). FLINT_ENOMEM leaves the chunk unchanged. */
+ * chunk is unchanged). FLINT_ENOMEM leaves the chunk unchanged, and so does
+ * FLINT_ERANGE for a chunk already holding 65535 samples (the 16-bit count). */
 int xor_app_append(xor_appender *a, int64_t t, double v);
 /* Bytes of the chunk as it stands (valid until the next append/free). */
 const uint8_t *xor_app_bytes(const xor_appender *a, size_t *len);
@@ -61,15 +62,19 @@ void xor_app_free(xor_appender *a);
 /* Encode n samples (n >= 1, strictly increasing ts) in the smallest
  * encoding among `allowed` (bit mask of 1<<CHUNK_ENC_*; 0 = all), appending
  * the bytes to out. *enc_out receives the encoding. FLINT_EINVAL for
- * non-increasing timestamps, FLINT_ENOMEM; `out` keeps its old length on
+ * non-increasing timestamps (or a mask naming no known encoding),
+ * FLINT_ENOMEM; FLINT_ERANGE for n > 65535 or when only DENSE is allowed and
+ * the values are not decimals it can hold. `out` keeps its old length on
  * failure. */
 int chunk_encode(const int64_t *ts, const double *vs, size_t n, unsigned allowed, fl_buf *out,
                  int *enc_out);
 
 /* ---- iteration (every encoding) ------------------------------------------- */
-/* Caller-allocated, re-initialised not reallocated. Decoding never reads
- * outside [data, data+len); malformed bytes end the iteration with
- * chunk_iter_err() == FLINT_ECORRUPT. */
+/* Caller-allocated, re-initialised not reallocated; about 3.2 KB (a decoded
+ * batch of CHUNK_BATCH samples and the dense decoding tables). Decoding never
+ * reads outside [data, data+len); malformed bytes end the iteration with
+ * chunk_iter_err() == FLINT_ECORRUPT (samples of the batch that turned out
+ * corrupt are not returned). The data must stay valid while iterating. */
 #define CHUNK_BATCH 64        /* samples decoded at a time */
 #define CHUNK_DENSE_TLOG_T 8  /* dense: largest rANS table (log2) for timestamps */
 #define CHUNK_DENSE_TLOG_V 8  /* dense: ... and for values (more buys ~0.003%) */

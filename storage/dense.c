@@ -31,6 +31,7 @@
 #include "storage/chunk_int.h"
 #include "storage/err.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,21 +119,25 @@ static int dense_min_dexp(double v, int guess, int64_t *m) {
 }
 
 /* 10^k as integers, and the largest |m| with |m * 10^k| < 2^53. */
-static const int64_t dense_p10i[19] = {
-    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL, 1000000000LL,
-    10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL, 100000000000000LL,
-    1000000000000000LL, 10000000000000000LL, 100000000000000000LL, 1000000000000000000LL};
+#define P10I(k)                                                                                           \
+    (k == 0 ? 1LL : k == 1 ? 10LL : k == 2 ? 100LL : k == 3 ? 1000LL : k == 4 ? 10000LL : k == 5 ? 100000LL \
+     : k == 6 ? 1000000LL : k == 7 ? 10000000LL : k == 8 ? 100000000LL : k == 9 ? 1000000000LL                \
+     : k == 10 ? 10000000000LL : k == 11 ? 100000000000LL : k == 12 ? 1000000000000LL                       \
+     : k == 13 ? 10000000000000LL : k == 14 ? 100000000000000LL : k == 15 ? 1000000000000000LL              \
+     : k == 16 ? 10000000000000000LL : k == 17 ? 100000000000000000LL : 1000000000000000000LL)
+#define P10_ROW(f) {f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11), f(12), \
+                    f(13), f(14), f(15), f(16), f(17), f(18)}
+#define M53_LIMIT(k) (((1LL << 53) - 1) / P10I(k))
+static const int64_t dense_p10i[19] = P10_ROW(P10I);
+static const int64_t dense_m_limit[19] = P10_ROW(M53_LIMIT);
 
 /* m (the integer of a decimal with exponent d) rescaled to exponent dexp >=
  * d; false if it leaves +-2^53. The rescaled decimal is the same rational
  * number, so (double)m / 10^dexp is still bit for bit the value. */
 static bool dense_rescale(int64_t m, unsigned d, unsigned dexp, int64_t *out) {
-    static int64_t limit[19]; /* largest |m| with |m * 10^k| < 2^53 */
-    if (!limit[0])
-        for (int k = 18; k >= 0; k--) limit[k] = ((INT64_C(1) << 53) - 1) / dense_p10i[k];
     unsigned k = dexp - d;
     if (k > 18) return m == 0 ? (*out = 0, true) : false;
-    if (m > limit[k] || m < -limit[k]) return false;
+    if (m > dense_m_limit[k] || m < -dense_m_limit[k]) return false;
     *out = m * dense_p10i[k];
     return true;
 }
@@ -358,7 +363,8 @@ static double dense_normalize(const uint32_t *cnt, uint32_t total, dense_table *
                 pick = s;
             }
         }
-        if (pick == end) break; /* cannot happen: M >= present symbols */
+        assert(pick != end); /* M >= the present symbols, each keeps >= 1 */
+        if (pick == end) break;
         if (sum > M) {
             t->freq[pick]--;
             sum--;
