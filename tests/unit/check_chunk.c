@@ -566,6 +566,39 @@ START_TEST(test_chunk_dense_odd_decimal_becomes_exception) {
 }
 END_TEST
 
+START_TEST(test_chunk_dense_exceptions_anywhere) {
+    enum { N = 200 };
+    int64_t ts[N];
+    double vs[N];
+    /* three shapes whose best delta orders are 0, 1 and 2 */
+    for (int shape = 0; shape < 3; shape++) {
+        static const int spots[][6] = {
+            {0, -1, -1, -1, -1, -1},      /* the first sample (a header integer for orders 1, 2) */
+            {1, -1, -1, -1, -1, -1},      /* the second (header for order 2) */
+            {0, 1, 2, -1, -1, -1},        /* a run at the start */
+            {50, 51, 52, 53, 54, -1},     /* a run in the middle: repeated extrapolation */
+            {N - 1, -1, -1, -1, -1, -1},  /* a stale marker at the end */
+            {10, 30, 70, 110, 150, 190},  /* scattered */
+        };
+        for (size_t sp = 0; sp < sizeof spots / sizeof spots[0]; sp++) {
+            for (int i = 0; i < N; i++) {
+                ts[i] = 1700000000000 + i * 15000;
+                vs[i] = shape == 0 ? (double)(i % 3) : shape == 1 ? 1000.0 + 4096.0 * i : 5.0 * i * i;
+            }
+            for (int j = 0; j < 6 && spots[sp][j] >= 0; j++) {
+                int at = spots[sp][j];
+                vs[at] = j % 3 == 0 ? stale_nan() : j % 3 == 1 ? -INFINITY : 9007199254740992.0; /* 2^53 */
+            }
+            roundtrip(ts, vs, N, 1u << CHUNK_ENC_DENSE, CHUNK_ENC_DENSE);
+        }
+    }
+    /* |m| just below 2^53 is an integer, just above is an exception */
+    for (int i = 0; i < N; i++) vs[i] = i % 2 ? 9007199254740991.0 : -9007199254740991.0;
+    vs[7] = 18014398509481984.0;
+    roundtrip(ts, vs, N, 1u << CHUNK_ENC_DENSE, CHUNK_ENC_DENSE);
+}
+END_TEST
+
 /* ---- docs/format/chunks.md ---------------------------------------------------------- */
 
 static void expect_bytes(const int64_t *ts, const double *vs, size_t n, unsigned allowed, int want_enc,
@@ -826,6 +859,7 @@ Suite *chunk_suite(void) {
     tcase_add_test(tc, test_chunk_dense_is_compact);
     tcase_add_test(tc, test_chunk_dense_refusal_falls_back_to_xor);
     tcase_add_test(tc, test_chunk_dense_odd_decimal_becomes_exception);
+    tcase_add_test(tc, test_chunk_dense_exceptions_anywhere);
     tcase_add_test(tc, test_chunk_doc_examples_bytes);
     tcase_add_test(tc, test_chunk_names_counts_and_bad_arguments);
     tcase_add_test(tc, test_chunk_corrupt_bytes_at_every_offset);
