@@ -201,7 +201,7 @@ END_TEST
 START_TEST(test_postings_mem_add_oom_leaves_index_unchanged) {
     mem_postings *mp;
     ck_assert_int_eq(mem_postings_new(&mp), 0);
-    char vals[64][8];
+    char vals[64][16];
     for (int k = 0; k < 64; k++) snprintf(vals[k], sizeof vals[k], "v%d", k);
     int failures = 0;
     for (int k = 0; k < 64; k++) {
