@@ -22,6 +22,7 @@
 #include "storage/varint.h"
 #include "tsdb/head.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,8 +367,11 @@ static void bench_rss(void) {
             long kb = vm_rss_kb();
             head_stats hs;
             head_get_stats(h, &hs);
-            printf("  after %3d samples/series: RSS %ld kB, head %.0f bytes/series (chunks in files: %llu, %.2f bytes/sample on disk)\n",
-                   r + 1, kb, (double)(kb - base) * 1024.0 / (double)nseries, (unsigned long long)hs.chunks,
+            struct mallinfo2 mi = mallinfo2();
+            printf("  after %3d samples/series: RSS %ld kB, head %.0f bytes/series (malloc: %.0f in use, %.0f free "
+                   "per series; chunks in files: %llu, %.2f bytes/sample on disk)\n",
+                   r + 1, kb, (double)(kb - base) * 1024.0 / (double)nseries, (double)mi.uordblks / (double)nseries,
+                   (double)mi.fordblks / (double)nseries, (unsigned long long)hs.chunks,
                    hs.chunks ? (double)hs.chunk_file_bytes / ((double)hs.chunks * 120.0) : 0.0);
             next++;
             if (next == 3) break;
