@@ -730,6 +730,72 @@ START_TEST(test_head_concurrent_appender_and_readers) {
 }
 END_TEST
 
+typedef struct race_state {
+    head *h;
+    int id;
+    atomic_long attempted, refused;
+} race_state;
+
+/* Two appenders race on the same series with interleaving timestamps. */
+static void *race_writer(void *arg) {
+    race_state *r = arg;
+    char name[16];
+    for (int step = 0; step < 400; step++) {
+        head_appender *a;
+        if (head_appender_begin(r->h, &a)) return NULL;
+        long attempted = 0, refused = 0;
+        for (int s = 0; s < 50; s++) {
+            snprintf(name, sizeof name, "%d", s);
+            label l[] = {{"__name__", "race"}, {"s", name}};
+            labels ls = {l, 2};
+            int rc = head_append(a, 0, &ls, step * 10 + r->id, r->id, NULL);
+            attempted++;
+            refused += rc != 0;
+        }
+        if (step % 7 == 3) {
+            head_rollback(a);
+            continue;
+        }
+        if (head_commit(a)) return NULL;
+        atomic_fetch_add(&r->attempted, attempted);
+        atomic_fetch_add(&r->refused, refused);
+    }
+    return NULL;
+}
+
+START_TEST(test_head_concurrent_appenders_on_same_series) {
+    head *h = open_head(NULL);
+    race_state r[2] = {{.h = h, .id = 0}, {.h = h, .id = 1}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, race_writer, &r[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    head_stats st;
+    head_get_stats(h, &st);
+    ck_assert_uint_eq(st.num_series, 50);
+    matcher m;
+    ck_assert_int_eq(matcher_init(&m, MATCH_EQ, "__name__", "race"), 0);
+    postings_vec v = {0};
+    ck_assert_int_eq(head_select(h, &m, 1, INT64_MIN, INT64_MAX, &v), 0);
+    ck_assert_uint_eq(v.n, 50);
+    static int64_t ts[1000];
+    static double vs[1000];
+    uint64_t total = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        size_t n = read_series(h, v.v[i], INT64_MIN, INT64_MAX, ts, vs, 1000); /* checks order */
+        for (size_t k = 0; k < n; k++) ck_assert(vs[k] == (double)(ts[k] % 10));
+        total += n;
+    }
+    ck_assert_uint_eq(total, st.samples_appended);
+    /* every queued sample was applied, refused at append, or dropped at commit */
+    long attempted = atomic_load(&r[0].attempted) + atomic_load(&r[1].attempted);
+    long refused = atomic_load(&r[0].refused) + atomic_load(&r[1].refused);
+    ck_assert_uint_eq(st.samples_appended + st.samples_dropped, (uint64_t)(attempted - refused));
+    postings_vec_free(&v);
+    matcher_free(&m);
+    head_close(h);
+}
+END_TEST
+
 /* ---- OOM ------------------------------------------------------------------------------ */
 
 START_TEST(test_head_oom_on_append_and_commit_leaves_head_consistent) {
@@ -841,6 +907,7 @@ Suite *head_suite(void) {
     tcase_add_test(tc, test_head_wal_hook_logs_series_once_and_failure_applies_nothing);
     tcase_add_test(tc, test_head_replay_series_and_samples);
     tcase_add_test(tc, test_head_concurrent_appender_and_readers);
+    tcase_add_test(tc, test_head_concurrent_appenders_on_same_series);
     tcase_add_test(tc, test_head_oom_on_append_and_commit_leaves_head_consistent);
     tcase_add_test(tc, test_head_chunk_file_write_failure_keeps_chunk_open);
     suite_add_tcase(s, tc);
