@@ -141,7 +141,7 @@ $(FUZZ)/libflint-fuzz.a: $(FUZZ_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ)/libflint-fuzz.a
 	@echo "  FUZZ  $@"
-	$(Q)clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	$(Q)clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -196,5 +196,5 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libflint.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK  $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -O3 -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -O3 -o $@ $(filter-out %.h,$^) $(LDLIBS)
 bench-build: $(BENCH_BINS)

@@ -76,13 +76,20 @@ bool wal_reader_next(wal_reader *r, const uint8_t **rec, size_t *len);
 /* 0 at a clean end; FLINT_ECORRUPT/FLINT_EIO with flint_errmsg() naming the
  * segment and offset otherwise. */
 int wal_reader_err(const wal_reader *r);
-/* Where the last good record ended: segment and byte offset. Used with
- * wal_repair after an error. */
+/* Where the last good record ended: segment and byte offset. After an
+ * error this is where the bad record (or the hole before a missing
+ * segment) starts: pass it to wal_repair. */
 void wal_reader_pos(const wal_reader *r, int *seg, int64_t *off);
+/* Where the record last returned by wal_reader_next starts (for callers
+ * whose own decoding of it fails: cut the log there). */
+void wal_reader_record_pos(const wal_reader *r, int *seg, int64_t *off);
 void wal_reader_free(wal_reader *r);
 
 /* Cut the log at (seg, off): truncate segment seg to off bytes and delete
  * every later segment. Logs a warning with what was dropped. */
 int wal_repair(const char *dir, int seg, int64_t off);
+/* wal_repair that also reports how many bytes it dropped (truncated plus
+ * deleted; 0 when there was nothing after (seg, off)). */
+int wal_repair_ex(const char *dir, int seg, int64_t off, int64_t *bytes_dropped);
 
 #endif
