@@ -22,6 +22,7 @@
 #include "tsdb/labels.h"
 #include "tsdb/postings.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,6 +113,27 @@ int head_replay_series(head *h, uint64_t ref, const labels *lset);
  * than the minimum valid time are skipped and counted; *skipped (may be
  * NULL) receives how many in this call. Returns 0 or FLINT_ENOMEM. */
 int head_replay_samples(head *h, const head_wal_sample *s, size_t n, size_t *skipped);
+
+/* ---- WAL glue (tsdb/head_wal.c) -------------------------------------------------
+ * A head_wal_log_fn writing walrec SERIES then SAMPLES records into a wal
+ * (ctx: a head_wal_writer), serialising concurrent commits, and replay of
+ * a WAL directory into a head. */
+typedef struct head_wal_writer {
+    struct wal *w; /* borrowed */
+    fl_buf buf;
+    pthread_mutex_t mu;
+} head_wal_writer;
+
+int head_wal_writer_init(head_wal_writer *hw, struct wal *w);
+void head_wal_writer_free(head_wal_writer *hw);
+/* Use as head_options.wal_log with wal_ctx = the writer. */
+int head_wal_log(void *ctx, const head_wal_series *series, size_t nseries, const head_wal_sample *samples,
+                 size_t nsamples, bool sync);
+/* walrec_replay(waldir) into h (series, then samples; torn tails are cut
+ * as walrec_replay does). stats may be NULL; *skipped (may be NULL) counts
+ * samples head_replay_samples skipped. */
+struct walrec_replay_stats;
+int head_replay_wal(head *h, const char *waldir, struct walrec_replay_stats *stats, uint64_t *skipped);
 
 /* ---- reading ------------------------------------------------------------------------ */
 /* Refs (increasing) of the series matching all of ms[0..n) (Prometheus
