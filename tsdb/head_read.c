@@ -281,6 +281,7 @@ static bool series_truncate(head *h, head_series *s, int64_t mint) {
 int head_truncate(head *h, int64_t mint) {
     pthread_mutex_lock(&h->truncate_mu);
     head_bound_max(&h->min_valid, mint);
+    uint32_t file_limit = headchunks_cut(h->hc);
     head_series **cand = NULL;
     size_t ncand = 0, cap = 0;
     int rc = 0;
@@ -333,7 +334,7 @@ int head_truncate(head *h, int64_t mint) {
     fl_free(gone);
     fl_free(cand);
     /* 4: files whose chunks are all gone */
-    int frc = headchunks_truncate(h->hc, mint);
+    int frc = headchunks_truncate(h->hc, mint, file_limit);
     if (frc < 0 && !rc) rc = frc;
     /* the head now starts at mint at the earliest */
     int64_t cur = atomic_load(&h->mint);

@@ -259,12 +259,22 @@ out:
     return rc;
 }
 
-int headchunks_truncate(headchunks *hc, int64_t mint) {
+uint32_t headchunks_cut(headchunks *hc) {
+    pthread_rwlock_wrlock(&hc->lock);
+    if (hc->cur && finish_cur_locked(hc)) {
+        flint_log(FLINT_LOG_WARN, "headchunks", "flush at cut failed", "err=\"%s\"", flint_errmsg());
+    }
+    uint32_t seq = hc->cur ? hc->cur->seq : hc->next_seq; /* cur: the flush failed, keep it */
+    pthread_rwlock_unlock(&hc->lock);
+    return seq;
+}
+
+int headchunks_truncate(headchunks *hc, int64_t mint, uint32_t before_seq) {
     int deleted = 0, rc = 0;
     pthread_rwlock_wrlock(&hc->lock);
     for (uint32_t slot = 0; slot < HEADCHUNKS_MAX_FILES; slot++) {
         hc_file *f = hc->files[slot];
-        if (!f || f->maxt >= mint) continue;
+        if (!f || f->maxt >= mint || f->seq >= before_seq) continue;
         if (f == hc->cur) {
             hc->cur = NULL; /* its chunks are all dropped: no need to flush */
             hc->wlen = 0;

@@ -54,10 +54,15 @@ int headchunks_write(headchunks *hc, int enc, const uint8_t *data, size_t len, i
  * FLINT_ENOMEM. out keeps its length on failure. */
 int headchunks_read(headchunks *hc, uint64_t ref, fl_buf *out, int *enc);
 
-/* Delete every file all of whose chunks end before mint (the head has
- * dropped them); the file being written is closed first when it
- * qualifies. Returns the number of files deleted or an error. */
-int headchunks_truncate(headchunks *hc, int64_t mint);
+/* Finish the file being written (later chunks go to a new file) and
+ * return the sequence number the next file will get. Truncation calls it
+ * before dropping chunks from series, so that a chunk written while it
+ * runs can only land in a file it will not delete. */
+uint32_t headchunks_cut(headchunks *hc);
+/* Delete every file numbered below before_seq all of whose chunks end
+ * before mint (the head has dropped them). Returns the number of files
+ * deleted or an error. */
+int headchunks_truncate(headchunks *hc, int64_t mint, uint32_t before_seq);
 
 /* Flush the write buffer (the head calls it on close; tests use it). */
 int headchunks_flush(headchunks *hc);

@@ -11,6 +11,7 @@
 #include "storage/wal.h"
 #include "tests/unit/testutil.h"
 #include "tsdb/head.h"
+#include "tsdb/headchunks.h"
 
 #include <check.h>
 #include <math.h>
@@ -280,6 +281,53 @@ START_TEST(test_head_chunks_cut_at_120_and_read_back_bit_exact) {
     h = open_head(&o);
     ck_assert_int_eq(access(path, F_OK), -1);
     head_close(h);
+}
+END_TEST
+
+START_TEST(test_head_chunk_files_records_crc_and_truncation) {
+    char dir[2100];
+    snprintf(dir, sizeof dir, "%s/hc", test_dir);
+    headchunks *hc;
+    ck_assert_int_eq(headchunks_open(dir, 4096, &hc), 0);
+    uint8_t data[300];
+    for (int i = 0; i < 300; i++) data[i] = (uint8_t)(i * 7);
+    uint64_t refs[40];
+    for (int i = 0; i < 40; i++) ck_assert_int_eq(headchunks_write(hc, CHUNK_ENC_XOR, data, 100 + (size_t)i * 5, i * 10, &refs[i]), 0);
+    headchunks_stats st;
+    headchunks_get_stats(hc, &st);
+    ck_assert_uint_gt(st.files, 1);
+    ck_assert_uint_eq(st.chunks_written, 40);
+    fl_buf b = {0};
+    for (int i = 0; i < 40; i++) { /* read back from files and from the write buffer */
+        int enc = 0;
+        b.len = 0;
+        ck_assert_int_eq(headchunks_read(hc, refs[i], &b, &enc), 0);
+        ck_assert_int_eq(enc, CHUNK_ENC_XOR);
+        ck_assert_uint_eq(b.len, 100 + (size_t)i * 5);
+        ck_assert_int_eq(memcmp(b.data, data, b.len), 0);
+    }
+    ck_assert_int_eq(headchunks_flush(hc), 0);
+    /* flip a byte inside the first chunk: its CRC catches it */
+    char path[2200];
+    snprintf(path, sizeof path, "%s/000001", dir);
+    tu_file_poke(path, 8 + 2 + 50, 0x10);
+    int enc;
+    b.len = 0;
+    ck_assert_int_eq(headchunks_read(hc, refs[0], &b, &enc), FLINT_ECORRUPT);
+    ck_assert_uint_eq(b.len, 0);
+    ck_assert_int_eq(headchunks_read(hc, refs[0] + 3, &b, &enc) < 0, 1);
+    /* truncation deletes only files below the cut whose chunks all end before mint */
+    uint32_t limit = headchunks_cut(hc);
+    int deleted = headchunks_truncate(hc, 300, limit); /* file 1 holds chunks 0..23, maxt <= 230 */
+    ck_assert_int_eq(deleted, 1);
+    ck_assert_int_eq(headchunks_read(hc, refs[0], &b, &enc), FLINT_ENOTFOUND);
+    ck_assert_int_eq(headchunks_read(hc, refs[39], &b, &enc), 0);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    ck_assert_int_eq(headchunks_truncate(hc, INT64_MAX, limit), 2);
+    headchunks_get_stats(hc, &st);
+    ck_assert_uint_eq(st.files, 0);
+    fl_buf_free(&b);
+    headchunks_close(hc);
 }
 END_TEST
 
@@ -971,6 +1019,7 @@ Suite *head_suite(void) {
     tcase_add_test(tc, test_head_out_of_order_too_old_and_duplicates);
     tcase_add_test(tc, test_head_chunks_cut_at_120_and_read_back_bit_exact);
     tcase_add_test(tc, test_head_chunks_cut_at_range_boundary);
+    tcase_add_test(tc, test_head_chunk_files_records_crc_and_truncation);
     tcase_add_test(tc, test_head_chunks_cut_at_byte_budget);
     tcase_add_test(tc, test_head_select_every_matcher_kind);
     tcase_add_test(tc, test_head_label_names_and_values);
