@@ -755,7 +755,7 @@ int head_replay_series(head *h, uint64_t ref, const labels *lset) {
 }
 
 int head_replay_samples(head *h, const head_wal_sample *smp, size_t n, size_t *skipped) {
-    size_t skip = 0;
+    size_t skip = 0, orig_n = n;
     uint64_t appended = 0;
     int64_t mint = INT64_MAX, maxt = INT64_MIN, min_valid = atomic_load(&h->min_valid);
     for (size_t i = 0; i < n; i++) {
@@ -769,7 +769,10 @@ int head_replay_samples(head *h, const head_wal_sample *smp, size_t n, size_t *s
         head_series *s = head_stripe_find(st, ref);
         int rc = s ? series_append(h, s, smp[i].t, smp[i].v) : FLINT_ENOTFOUND;
         pthread_mutex_unlock(&st->mu);
-        if (rc == FLINT_ENOMEM) return rc;
+        if (rc == FLINT_ENOMEM) {
+            n = i; /* account for what was applied, then fail */
+            break;
+        }
         if (rc != 0) {
             skip++;
             continue;
@@ -785,5 +788,5 @@ int head_replay_samples(head *h, const head_wal_sample *smp, size_t n, size_t *s
     counter_add(&h->samples_appended, appended);
     counter_add(&h->samples_dropped, skip);
     if (skipped) *skipped = skip;
-    return 0;
+    return n < orig_n ? FLINT_ENOMEM : 0;
 }
