@@ -527,6 +527,8 @@ static int queue_sample(head_appender *a, head_series *s, int64_t t, double v) {
         have = have_v = true;
         last = s->app.t;
         last_v = s->app.vbits;
+        /* commit will write here; bring the line in now (the batch fits in L2) */
+        __builtin_prefetch(s->app.buf + s->app.nbits / 8, 1);
     } else if (s->nchunks) {
         have = true;
         last = hcm_maxt(&s->chunks[s->nchunks - 1]);
