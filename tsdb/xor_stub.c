@@ -3,32 +3,35 @@
  * (branch wt-codec) so the head builds and its tests run before the codec
  * lands on main. Not Gorilla: 2-byte count, then raw (t, v) pairs, 16 bytes
  * each. Delete this file when merging main brings the real codec.
+ * Every definition is weak, so a tree holding both links the real codec
+ * (storage/ objects come first in libflint.a and win over weak ones).
  */
+#define STUB __attribute__((weak))
 #include "storage/alloc.h"
 #include "storage/chunk.h"
 #include "storage/err.h"
 
 #include <string.h>
 
-double stale_nan(void) {
+STUB double stale_nan(void) {
     uint64_t b = STALE_NAN_BITS;
     double v;
     memcpy(&v, &b, 8);
     return v;
 }
 
-bool is_stale_nan(double v) {
+STUB bool is_stale_nan(double v) {
     uint64_t b;
     memcpy(&b, &v, 8);
     return b == STALE_NAN_BITS;
 }
 
-void xor_app_init(xor_appender *a) {
+STUB void xor_app_init(xor_appender *a) {
     memset(a, 0, sizeof *a);
     a->leading = 0xff;
 }
 
-int xor_app_append(xor_appender *a, int64_t t, double v) {
+STUB int xor_app_append(xor_appender *a, int64_t t, double v) {
     if (a->count > 0 && t <= a->t) return flint_error(FLINT_EOOO, "stub chunk: out of order");
     if (a->count == 65535) return flint_error(FLINT_ERANGE, "stub chunk: full");
     uint32_t need = 2 + 16u * (a->count + 1u);
@@ -52,7 +55,7 @@ int xor_app_append(xor_appender *a, int64_t t, double v) {
     return 0;
 }
 
-const uint8_t *xor_app_bytes(const xor_appender *a, size_t *len) {
+STUB const uint8_t *xor_app_bytes(const xor_appender *a, size_t *len) {
     static const uint8_t empty[2] = {0, 0};
     if (!a->count) {
         *len = 2;
@@ -62,12 +65,12 @@ const uint8_t *xor_app_bytes(const xor_appender *a, size_t *len) {
     return a->buf;
 }
 
-void xor_app_free(xor_appender *a) {
+STUB void xor_app_free(xor_appender *a) {
     fl_free(a->buf);
     xor_app_init(a);
 }
 
-void chunk_iter_init(chunk_iter *it, int enc, const uint8_t *data, size_t len) {
+STUB void chunk_iter_init(chunk_iter *it, int enc, const uint8_t *data, size_t len) {
     memset(it, 0, sizeof *it);
     it->enc = enc;
     it->data = data;
@@ -80,7 +83,7 @@ void chunk_iter_init(chunk_iter *it, int enc, const uint8_t *data, size_t len) {
     if (2 + 16ull * it->remaining > len) it->err = FLINT_ECORRUPT;
 }
 
-bool chunk_iter_next(chunk_iter *it) {
+STUB bool chunk_iter_next(chunk_iter *it) {
     if (it->err || !it->remaining) return false;
     size_t i = (size_t)(it->data[0] << 8 | it->data[1]) - it->remaining;
     it->t = (int64_t)be64_get(it->data + 2 + 16 * i);
@@ -90,13 +93,13 @@ bool chunk_iter_next(chunk_iter *it) {
     return true;
 }
 
-bool chunk_iter_seek(chunk_iter *it, int64_t mint) {
+STUB bool chunk_iter_seek(chunk_iter *it, int64_t mint) {
     while (chunk_iter_next(it))
         if (it->t >= mint) return true;
     return false;
 }
 
-int chunk_num_samples(int enc, const uint8_t *data, size_t len) {
+STUB int chunk_num_samples(int enc, const uint8_t *data, size_t len) {
     (void)enc;
     if (len < 2) return FLINT_ECORRUPT;
     return data[0] << 8 | data[1];
