@@ -14,6 +14,10 @@
  *
  * Everything here is thread-safe unless stated; see the locking rules at
  * the top of head.c.
+ *
+ * Label strings are interned for the head's lifetime (the interner has no
+ * removal), so heavy series churn grows the string table until the head
+ * is closed; rebuilding the interner at truncation is future work.
  */
 #ifndef FLINT_HEAD_H
 #define FLINT_HEAD_H
@@ -94,8 +98,9 @@ int head_append(head_appender *a, uint64_t ref, const labels *lset, int64_t t, d
 /* Log (series records, then samples) through the WAL hook, then apply the
  * samples. On a logging error nothing is applied and that error returns.
  * A sample that another appender made out of order in the meantime is
- * dropped and counted (stats.samples_dropped). The appender is released in
- * every case. */
+ * dropped and counted (stats.samples_dropped); as in Prometheus, the WAL
+ * may then hold it, so a replay can keep a sample the live head dropped.
+ * The appender is released in every case. */
 int head_commit(head_appender *a);
 /* Drop the queued samples and release the appender. Series it created stay
  * (as in Prometheus); they are logged when a sample of theirs is first
