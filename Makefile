@@ -188,7 +188,7 @@ clean:
 
 .PHONY: all run test unit asan crash fuzz fuzz-build bench clean deps deps-test deps-bench
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
 
 # --- benchmark programs: bench/<name>.c -> build/bench/<name> ----------------
 BENCH_SRC  := $(wildcard bench/*.c)

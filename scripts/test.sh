@@ -44,7 +44,7 @@ if [ -x tests/crash/run.sh ]; then
     run_step crash tests/crash/run.sh "${CRASH_RUNS:-60}"
 fi
 if command -v clang >/dev/null && ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
-    run_step fuzz bash -c "$MAKE --no-print-directory -s fuzz-build >/dev/null && scripts/run-fuzz.sh ${FUZZ_SMOKE_SECONDS:-15} build/fuzz/fuzz_*"
+    run_step fuzz bash -c "$MAKE --no-print-directory -s fuzz-build >/dev/null && scripts/run-fuzz.sh ${FUZZ_SMOKE_SECONDS:-15} \$(find build/fuzz -maxdepth 1 -type f -name 'fuzz_*' ! -name '*.*' | sort)"
 fi
 run_step asan bash -c "$MAKE --no-print-directory -s build/check_flint_asan >/dev/null && CK_FORK=yes ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/check_flint_asan"
 
