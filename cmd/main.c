@@ -1,6 +1,8 @@
 /*
  * main.c - the flint binary: dispatches `flint <command> ...`.
  */
+#include "cmd/cmd.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +15,7 @@ static void usage(FILE *f) {
             "  import openmetrics FILE DIR   backfill blocks from an OpenMetrics file\n"
             "  tsdb analyze DIR              blocks, series, samples, bytes per sample, cardinality\n"
             "  tsdb ls DIR                   list blocks\n"
+            "  version                       print the version\n"
             "\n"
             "Run `flint <command> --help` for a command's flags.\n");
 }
@@ -22,6 +25,13 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("flint, version %s\n", FLINT_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "server")) return cmd_server(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "import")) return cmd_import(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "tsdb")) return cmd_tsdb(argc - 2, argv + 2);
     fprintf(stderr, "flint: unknown command %s\n", argv[1]);
     usage(stderr);
     return 2;

@@ -50,7 +50,8 @@ typedef struct xor_appender {
 
 void xor_app_init(xor_appender *a);
 /* Append (t, v). t must be > the last timestamp: FLINT_EOOO otherwise (the
- * chunk is unchanged). FLINT_ENOMEM leaves the chunk unchanged. */
+ * chunk is unchanged). FLINT_ENOMEM leaves the chunk unchanged, and so does
+ * FLINT_ERANGE for a chunk already holding 65535 samples (the 16-bit count). */
 int xor_app_append(xor_appender *a, int64_t t, double v);
 /* Bytes of the chunk as it stands (valid until the next append/free). */
 const uint8_t *xor_app_bytes(const xor_appender *a, size_t *len);
@@ -61,15 +62,22 @@ void xor_app_free(xor_appender *a);
 /* Encode n samples (n >= 1, strictly increasing ts) in the smallest
  * encoding among `allowed` (bit mask of 1<<CHUNK_ENC_*; 0 = all), appending
  * the bytes to out. *enc_out receives the encoding. FLINT_EINVAL for
- * non-increasing timestamps, FLINT_ENOMEM; `out` keeps its old length on
+ * non-increasing timestamps (or a mask naming no known encoding),
+ * FLINT_ENOMEM; FLINT_ERANGE for n > 65535 or when only DENSE is allowed and
+ * the values are not decimals it can hold. `out` keeps its old length on
  * failure. */
 int chunk_encode(const int64_t *ts, const double *vs, size_t n, unsigned allowed, fl_buf *out,
                  int *enc_out);
 
 /* ---- iteration (every encoding) ------------------------------------------- */
-/* Caller-allocated, re-initialised not reallocated. Decoding never reads
- * outside [data, data+len); malformed bytes end the iteration with
- * chunk_iter_err() == FLINT_ECORRUPT. */
+/* Caller-allocated, re-initialised not reallocated; about 3.2 KB (a decoded
+ * batch of CHUNK_BATCH samples and the dense decoding tables). Decoding never
+ * reads outside [data, data+len); malformed bytes end the iteration with
+ * chunk_iter_err() == FLINT_ECORRUPT (samples of the batch that turned out
+ * corrupt are not returned). The data must stay valid while iterating. */
+#define CHUNK_BATCH 64        /* samples decoded at a time */
+#define CHUNK_DENSE_TLOG_T 8  /* dense: largest rANS table (log2) for timestamps */
+#define CHUNK_DENSE_TLOG_V 8  /* dense: ... and for values (more buys ~0.003%) */
 typedef struct chunk_iter {
     int enc;
     int err;
@@ -78,26 +86,53 @@ typedef struct chunk_iter {
     const uint8_t *data;
     size_t len;
     uint32_t remaining;   /* samples not yet returned */
-    /* encoding state; fields are private to the codec files */
-    union {
-        struct {
-            uint64_t pos;           /* bit position */
-            int64_t tdelta;
-            uint64_t vbits;
-            uint8_t leading, trailing;
-        } x;
-        struct {
-            uint32_t idx, nbuf;     /* position in the decoded batch */
-            uint64_t state[16];     /* decoder state, opaque */
-            int64_t bt[64];         /* decoded batch */
-            double bv[64];
-        } d;
+    /* decoding state; fields are private to chunk.c and the codec files */
+    struct {
+        uint32_t total;         /* samples in the chunk */
+        uint32_t next;          /* samples decoded so far (codec-owned) */
+        uint32_t idx, nbuf;     /* position in the decoded batch */
+        uint8_t phase;          /* CHUNK_ITER_* in storage/chunk_int.h */
+        int64_t bt[CHUNK_BATCH]; /* decoded batch */
+        double bv[CHUNK_BATCH];
+        union {
+            struct {
+                uint64_t pos;           /* bit position */
+                int64_t t;              /* last decoded timestamp */
+                uint64_t tdelta;
+                uint64_t vbits;
+                uint8_t leading, trailing;
+            } x;
+            struct chunk_dense_state {
+                uint32_t rans;          /* rANS decoder state */
+                uint64_t rans_pos, rans_end; /* byte offsets of the rANS stream */
+                uint64_t raw_pos, raw_end;   /* bit offsets of the raw bits */
+                uint64_t exc_pos;       /* byte offset of the next exception */
+                uint32_t exc_left, exc_idx;
+                int64_t t_last;         /* last decoded timestamp (t0 before) */
+                uint64_t tdelta, gcd, bias, m, dm;
+                uint8_t flags, order, tlog_t, tlog_v;
+                double scale;           /* 10^decimal exponent */
+                /* rANS slot -> freq | (slot - cum) << 11 | symbol << 21 */
+                uint32_t tab_t[1 << CHUNK_DENSE_TLOG_T], tab_v[1 << CHUNK_DENSE_TLOG_V];
+            } d;
+        };
     } u;
 } chunk_iter;
 
 void chunk_iter_init(chunk_iter *it, int enc, const uint8_t *data, size_t len);
-/* Advance; false at the end or on error. */
-bool chunk_iter_next(chunk_iter *it);
+/* Internal to chunk_iter_next: decode the next batch; false at the end or on
+ * error. */
+bool chunk__iter_refill(chunk_iter *it);
+/* Advance; false at the end or on error. Inline: the query engine calls it
+ * once per sample, and all but one call in CHUNK_BATCH only copy. */
+static inline bool chunk_iter_next(chunk_iter *it) {
+    if (it->u.idx == it->u.nbuf && !chunk__iter_refill(it)) return false;
+    it->t = it->u.bt[it->u.idx];
+    it->v = it->u.bv[it->u.idx];
+    it->u.idx++;
+    it->remaining--;
+    return true;
+}
 /* Advance to the first sample with t >= mint (never moves back); false if
  * none. May be called before the first next(). */
 bool chunk_iter_seek(chunk_iter *it, int64_t mint);

@@ -4,6 +4,8 @@
  * Usage: check_flint [SUITE...]  (no argument: all suites). Fork mode, so a
  * crashing test is reported as an error and the run goes on.
  */
+#include "storage/log.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,9 @@ static const suite_entry all_suites[] = {
     {NULL, NULL}};
 
 int main(int argc, char **argv) {
+    /* tests provoke warnings on purpose; FLINT_TEST_LOG=debug shows them */
+    const char *lvl = getenv("FLINT_TEST_LOG");
+    flint_log_set_level(lvl && flint_log_level_parse(lvl) >= 0 ? flint_log_level_parse(lvl) : FLINT_LOG_ERROR);
     SRunner *sr = NULL;
     int added = 0;
     for (const suite_entry *e = all_suites; e->name; e++) {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/run.sh - `make bench`: flint's benchmarks, side by side with
+# Prometheus 2.42 and VictoriaMetrics 1.79 where the issue asks for a peer.
+#
+#   1. chunk codec: bytes/sample and encode/decode speed per chunk length
+#   2. head memory: RSS per series with 100,000 series x 2 h of 15 s samples
+#   3. exposition parser throughput
+#   4. storage: flint import vs promtool backfill vs VictoriaMetrics import on
+#      ../shared/bench's dataset (10,000 series x 24 h at 15 s by default):
+#      bytes per sample on disk, samples per second loaded
+#
+# Environment: BENCH_DATA (dataset dir, generated if missing), BENCH_PEERS
+# (default "prometheus,victoriametrics"; "" for flint only), BENCH_ONLY
+# (space-separated subset of: chunk head expo storage).
+# Results: bench/results/*.{txt,json,md}; figures are copied by hand into
+# docs/benchmarks.md with the date and machine.
+set -eu
+cd "$(dirname "$0")/.."
+DATA=${BENCH_DATA:-/tmp/bench-data}
+ONLY=${BENCH_ONLY:-chunk head expo storage}
+SHARED=$(cd ../shared/bench && pwd)
+harness=build/peer-bench
+rm -rf "$harness" && mkdir -p build && cp -r "$SHARED" "$harness" && chmod -R u+w "$harness"
+mkdir -p bench/results /tmp/bench-logs
+make -s --no-print-directory bench-build flint
+
+if [ ! -f "$DATA/dataset.json" ]; then
+    echo "bench: generating dataset in $DATA (about a minute, 11 GB)"
+    python3 "$harness/gen_dataset.py" --out "$DATA"
+fi
+small=/tmp/bench-small
+if [ ! -f "$small/dataset.json" ]; then
+    python3 "$harness/gen_dataset.py" --series 1000 --hours 24 --formats om --out "$small" >/dev/null
+fi
+
+want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if want chunk && [ -x build/bench/chunk_bench ]; then
+    echo "=== chunk codec (1,000 series x 24 h)"
+    build/bench/chunk_bench "$small/dataset.om" | tee bench/results/chunk.txt
+fi
+if want head && [ -x build/bench/head_bench ]; then
+    echo "=== head memory (100,000 series x 480 samples)"
+    build/bench/head_bench | tee bench/results/head.txt
+fi
+if want expo && [ -x build/bench/expo_bench ]; then
+    echo "=== exposition parser"
+    build/bench/expo_bench "$small/dataset.om" | tee bench/results/expo.txt
+fi
+if want storage; then
+    echo "=== storage: flint import vs promtool vs VictoriaMetrics ($DATA)"
+    python3 bench/storage_bench.py --harness "$harness" --data "$DATA" --flint ./flint \
+        --peers "${BENCH_PEERS-prometheus,victoriametrics}" --out bench/results
+fi

@@ -1,0 +1,118 @@
+/*
+ * server.c - `flint server`: opens the database (lock, WAL replay), runs
+ * maintenance (head cut into blocks, compaction, retention) once a minute,
+ * and shuts down cleanly on SIGTERM/SIGINT (WAL synced, lock released).
+ * Flags use Prometheus' names so existing command lines carry over.
+ *
+ * Scraping (issue 3) and the HTTP API/UI (issue 5) attach here; until they
+ * land, --config.file and --web.listen-address are parsed and reported.
+ */
+#include "cmd/cmd.h"
+#include "cmd/flags.h"
+#include "storage/err.h"
+#include "storage/log.h"
+#include "storage/units.h"
+#include "tsdb/db.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+int cmd_db_options(const flag_set *fs, tsdb_options *o) {
+    tsdb_options_default(o);
+    const char *rt = flag_str(fs, "storage.tsdb.retention.time");
+    if (rt && *rt) {
+        if (duration_parse(rt, strlen(rt), &o->retention_ms)) {
+            fprintf(stderr, "error: --storage.tsdb.retention.time: %s\n", flint_errmsg());
+            return -1;
+        }
+    }
+    const char *rs = flag_str(fs, "storage.tsdb.retention.size");
+    if (rs && *rs) {
+        if (bytesize_parse(rs, &o->retention_bytes)) {
+            fprintf(stderr, "error: --storage.tsdb.retention.size: %s\n", flint_errmsg());
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmd_logging(const flag_set *fs) {
+    const char *lvl = flag_str(fs, "log.level");
+    int level = flint_log_level_parse(lvl ? lvl : "info");
+    if (level < 0) {
+        fprintf(stderr, "error: --log.level must be one of debug, info, warn, error\n");
+        return -1;
+    }
+    flint_log_set_level(level);
+    const char *fmt = flag_str(fs, "log.format");
+    if (fmt && strcmp(fmt, "logfmt") && strcmp(fmt, "json")) {
+        fprintf(stderr, "error: --log.format must be logfmt or json\n");
+        return -1;
+    }
+    flint_log_set_json(fmt && !strcmp(fmt, "json"));
+    return 0;
+}
+
+int cmd_server(int argc, char **argv) {
+    flag_def defs[] = {
+        {"config.file", FLAG_STRING, "", "Prometheus configuration file (default: the embedded self-scrape config)", 0, 0},
+        {"storage.tsdb.path", FLAG_STRING, "data/", "base path for metrics storage", 0, 0},
+        {"storage.tsdb.retention.time", FLAG_STRING, "15d", "how long to retain samples", 0, 0},
+        {"storage.tsdb.retention.size", FLAG_STRING, "0", "maximum bytes of storage (units B KB MB GB TB PB); 0 = no limit", 0, 0},
+        {"web.listen-address", FLAG_STRING, "0.0.0.0:9090", "address to listen on for the UI and API", 0, 0},
+        {"log.level", FLAG_STRING, "info", "debug, info, warn or error", 0, 0},
+        {"log.format", FLAG_STRING, "logfmt", "logfmt or json", 0, 0},
+    };
+    flag_set fs = {.usage = "flint server [flags]",
+                   .about = "Run the flint server: storage with WAL, head, blocks, compaction and retention.",
+                   .flags = defs,
+                   .nflags = sizeof defs / sizeof defs[0]};
+    int r = flags_parse(&fs, argc, argv);
+    if (r) return r > 0 ? 0 : 2;
+    if (fs.npos) {
+        fprintf(stderr, "error: unexpected argument %s\n", fs.pos[0]);
+        return 2;
+    }
+    if (cmd_logging(&fs)) return 2;
+    tsdb_options o;
+    if (cmd_db_options(&fs, &o)) return 2;
+    const char *path = flag_str(&fs, "storage.tsdb.path");
+    flint_log(FLINT_LOG_INFO, "main", "starting flint", "version=%s storage=%s", FLINT_VERSION, path);
+    tsdb *db;
+    if (tsdb_open(path, &o, &db)) {
+        flint_log(FLINT_LOG_ERROR, "main", "opening storage failed", "err=\"%s\"", flint_errmsg());
+        return 1;
+    }
+    const char *cfg = flag_str(&fs, "config.file");
+    flint_log(FLINT_LOG_WARN, "main", "scraping and the HTTP API are not in this build yet (issues 3 and 5)",
+              "config=\"%s\" listen=%s", *cfg ? cfg : "(embedded)", flag_str(&fs, "web.listen-address"));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    flint_log(FLINT_LOG_INFO, "main", "server is ready", NULL);
+    time_t last = time(NULL);
+    while (!stop_requested) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (time(NULL) - last >= 60) {
+            last = time(NULL);
+            if (tsdb_maintain(db))
+                flint_log(FLINT_LOG_ERROR, "tsdb", "maintenance failed", "err=\"%s\"", flint_errmsg());
+        }
+    }
+    flint_log(FLINT_LOG_INFO, "main", "received termination signal, shutting down", NULL);
+    tsdb_close(db);
+    flint_log(FLINT_LOG_INFO, "main", "see you next time", NULL);
+    return 0;
+}
