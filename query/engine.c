@@ -69,7 +69,7 @@ _Noreturn void q_fail(pql_q *q, pql_errtype t, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(q->errmsg, sizeof q->errmsg, fmt, ap);
     va_end(ap);
-    q->errtype = t;
+    q->errtype = code == FLINT_ENOMEM ? PQL_ERR_INTERNAL : t;
     q->errcode = code;
     longjmp(q->jb, 1);
 }
@@ -136,7 +136,7 @@ void *q_arena(pql_q *q, size_t n) {
 
 char *q_strdup(pql_q *q, const char *s, size_t n) {
     char *d = q_arena(q, n + 1);
-    memcpy(d, s, n);
+    if (n) memcpy(d, s, n);
     d[n] = 0;
     return d;
 }

@@ -291,7 +291,7 @@ pql_val eval_aggregate(pql_q *q, const pql_ev *ev, const ast_node *n) {
     ast_agg_op op = n->agg.op;
     size_t ng = n->agg.grouping.n;
     char **grouping = q_alloc(q, (ng + 1) * sizeof *grouping);
-    memcpy(grouping, n->agg.grouping.v, ng * sizeof *grouping);
+    if (ng) memcpy(grouping, n->agg.grouping.v, ng * sizeof *grouping);
     qsort(grouping, ng, sizeof *grouping, cmp_str);
 
     if (op == AST_AGG_COUNT_VALUES) {

@@ -26,7 +26,7 @@ static void lb_reserve(pql_q *q, lbuild *b, size_t need) {
 
 void lb_from(pql_q *q, lbuild *b, const labels *l) {
     lb_reserve(q, b, l->n + 1);
-    memcpy(b->v, l->v, l->n * sizeof *l->v);
+    if (l->n) memcpy(b->v, l->v, l->n * sizeof *l->v);
     b->n = l->n;
 }
 
@@ -72,7 +72,7 @@ static int label_cmp(const void *a, const void *b) {
 labels lb_finish(pql_q *q, lbuild *b) {
     labels l;
     label *v = q_arena(q, (b->n ? b->n : 1) * sizeof *v);
-    memcpy(v, b->v, b->n * sizeof *v);
+    if (b->n) memcpy(v, b->v, b->n * sizeof *v);
     qsort(v, b->n, sizeof *v, label_cmp);
     l.v = v;
     l.n = b->n;

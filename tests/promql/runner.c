@@ -185,7 +185,7 @@ static bool parse_series(const char *s, size_t *i, lset *out) {
         }
     }
     if (p == st) return false;
-    qsort(out->v, out->n, sizeof *out->v, lcmp);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, lcmp);
     *i = p;
     return true;
 }
