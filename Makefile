@@ -198,3 +198,16 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libflint.a
 	@echo "  LINK  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -O3 -o $@ $(filter-out %.h,$^) $(LDLIBS)
 bench-build: $(BENCH_BINS)
+
+# --- PromQL conformance: tests/promql/runner.c -> build/promql-runner ---------
+# Runs Prometheus' PromQL test files ($PROMQL_TESTS_DIR, default
+# ../shared/promql-tests) and fails when fewer evals pass than
+# tests/promql/FLOOR says.
+$(BUILD)/promql-runner: $(OBJ)/tests/promql/runner.o $(BUILD)/libflint.a
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+conformance: $(BUILD)/promql-runner
+	$(Q)$(BUILD)/promql-runner --floor $$(cat tests/promql/FLOOR)
+
+.PHONY: conformance

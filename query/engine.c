@@ -1,0 +1,735 @@
+/*
+ * engine.c - the evaluator's core: the query context (pool, arena,
+ * longjmp error unwinding, annotations, limits, timeout), the public entry
+ * points of engine.h, node dispatch, vector selectors, and the final
+ * result (delayed name removal, sorting, conversion to pql_result).
+ *
+ * Other node kinds live in eval_binop.c, eval_agg.c, eval_func.c and
+ * eval_range.c; label helpers in eval_labels.c. See eval_int.h for the
+ * evaluation model.
+ */
+#include "query/eval_int.h"
+#include "query/parse.h"
+#include "storage/alloc.h"
+#include "storage/chunk.h"
+#include "storage/err.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static _Thread_local volatile int *tls_cancel;
+
+void pql_set_cancel_flag(volatile int *flag) { tls_cancel = flag; }
+
+pql_engine *pql_engine_new(const pql_engine_opts *opts) {
+    pql_engine *e = fl_calloc(1, sizeof *e);
+    if (!e) return NULL;
+    if (opts) e->o = *opts;
+    if (e->o.lookback_ms <= 0) e->o.lookback_ms = 5 * 60 * 1000;
+    if (e->o.max_samples <= 0) e->o.max_samples = 50000000;
+    if (e->o.timeout_ms == 0) e->o.timeout_ms = 2 * 60 * 1000;
+    if (e->o.default_step_ms <= 0) e->o.default_step_ms = 60 * 1000;
+    return e;
+}
+
+void pql_engine_free(pql_engine *e) { fl_free(e); }
+
+/* ---- pool, arena, errors ------------------------------------------------ */
+
+static void q_release(pql_q *q) {
+    for (size_t i = q->ncleanups; i > 0; i--)
+        if (q->cleanups[i - 1].fn) q->cleanups[i - 1].fn(q->cleanups[i - 1].arg);
+    q->ncleanups = 0;
+    fl_free(q->cleanups);
+    q->cleanups = NULL;
+    pql_pool_hdr *h = q->pool.next;
+    while (h != &q->pool) {
+        pql_pool_hdr *n = h->next;
+        fl_free(h);
+        h = n;
+    }
+    q->pool.next = q->pool.prev = &q->pool;
+    pql_arena_blk *b = q->arena;
+    while (b) {
+        pql_arena_blk *n = b->next;
+        fl_free(b);
+        b = n;
+    }
+    q->arena = NULL;
+    fl_free(q->annos);
+    q->annos = NULL;
+    q->nannos = q->cap_annos = 0;
+}
+
+_Noreturn void q_fail(pql_q *q, pql_errtype t, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q->errmsg, sizeof q->errmsg, fmt, ap);
+    va_end(ap);
+    q->errtype = code == FLINT_ENOMEM ? PQL_ERR_INTERNAL : t;
+    q->errcode = code;
+    longjmp(q->jb, 1);
+}
+
+_Noreturn void q_oom(pql_q *q) { q_fail(q, PQL_ERR_INTERNAL, FLINT_ENOMEM, "out of memory"); }
+
+void *q_alloc(pql_q *q, size_t n) {
+    if (n > SIZE_MAX - sizeof(pql_pool_hdr)) q_oom(q);
+    pql_pool_hdr *h = fl_malloc(sizeof *h + n);
+    if (!h) q_oom(q);
+    h->size = n;
+    h->next = q->pool.next;
+    h->prev = &q->pool;
+    q->pool.next->prev = h;
+    q->pool.next = h;
+    return h + 1;
+}
+
+void *q_calloc(pql_q *q, size_t n) {
+    void *p = q_alloc(q, n);
+    memset(p, 0, n);
+    return p;
+}
+
+void q_free(pql_q *q, void *p) {
+    (void)q;
+    if (!p) return;
+    pql_pool_hdr *h = (pql_pool_hdr *)p - 1;
+    h->prev->next = h->next;
+    h->next->prev = h->prev;
+    fl_free(h);
+}
+
+void *q_realloc(pql_q *q, void *p, size_t n) {
+    if (!p) return q_alloc(q, n);
+    pql_pool_hdr *h = (pql_pool_hdr *)p - 1;
+    if (n > SIZE_MAX - sizeof(pql_pool_hdr)) q_oom(q);
+    /* unlink, realloc, relink: a failed realloc leaves h valid and linked */
+    pql_pool_hdr *prev = h->prev, *next = h->next;
+    pql_pool_hdr *nh = fl_realloc(h, sizeof *nh + n);
+    if (!nh) q_oom(q);
+    nh->size = n;
+    prev->next = nh;
+    next->prev = nh;
+    return nh + 1;
+}
+
+void *q_arena(pql_q *q, size_t n) {
+    n = (n + 7) & ~(size_t)7;
+    pql_arena_blk *b = q->arena;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > 32768 ? n : 32768;
+        b = fl_malloc(sizeof *b + cap);
+        if (!b) q_oom(q);
+        b->used = 0;
+        b->cap = cap;
+        b->next = q->arena;
+        q->arena = b;
+    }
+    void *p = (char *)(b + 1) + b->used;
+    b->used += n;
+    return p;
+}
+
+char *q_strdup(pql_q *q, const char *s, size_t n) {
+    char *d = q_arena(q, n + 1);
+    if (n) memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+void q_annotate(pql_q *q, pql_anno_kind kind, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (size_t i = 0; i < q->nannos; i++)
+        if (q->annos[i].kind == kind && strcmp(q->annos[i].text, buf) == 0) return;
+    if (fl_grow((void **)&q->annos, &q->cap_annos, q->nannos + 1, sizeof *q->annos)) q_oom(q);
+    q->annos[q->nannos].kind = kind;
+    q->annos[q->nannos].text = q_strdup(q, buf, strlen(buf));
+    q->nannos++;
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void q_check(pql_q *q) {
+    if (q->cancel && *q->cancel)
+        q_fail(q, PQL_ERR_CANCELED, FLINT_ECANCELED, "query was canceled in expression evaluation");
+    if (q->deadline_ns && now_ns() > q->deadline_ns)
+        q_fail(q, PQL_ERR_TIMEOUT, FLINT_ECANCELED, "query timed out in expression evaluation");
+}
+
+void q_samples_add(pql_q *q, int64_t n) {
+    q->samples += n;
+    if (n > 0 && q->samples > q->max_samples)
+        q_fail(q, PQL_ERR_TOO_MANY_SAMPLES, FLINT_ELIMIT,
+               "query processing would load too many samples into memory in query execution");
+}
+
+int q_push_cleanup(pql_q *q, void (*fn)(void *), void *arg) {
+    if (fl_grow((void **)&q->cleanups, &q->cap_cleanups, q->ncleanups + 1, sizeof *q->cleanups)) {
+        fn(arg);
+        q_oom(q);
+    }
+    q->cleanups[q->ncleanups].fn = fn;
+    q->cleanups[q->ncleanups].arg = arg;
+    return (int)q->ncleanups++;
+}
+
+void q_pop_cleanup(pql_q *q, int slot, bool run) {
+    pql_cleanup c = q->cleanups[slot];
+    q->cleanups[slot].fn = NULL;
+    while (q->ncleanups > 0 && !q->cleanups[q->ncleanups - 1].fn) q->ncleanups--;
+    if (run && c.fn) c.fn(c.arg);
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+double *q_steps(pql_q *q, const pql_ev *ev) {
+    double *v = q_alloc(q, ev->nsteps * sizeof *v);
+    double a = pql_absent();
+    for (size_t i = 0; i < ev->nsteps; i++) v[i] = a;
+    return v;
+}
+
+void vec_push(pql_q *q, pql_vec *v, labels l, double *vals, bool drop_name) {
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 8;
+        v->s = q_realloc(q, v->s, nc * sizeof *v->s);
+        v->cap = nc;
+    }
+    v->s[v->n].lbls = l;
+    v->s[v->n].v = vals;
+    v->s[v->n].drop_name = drop_name;
+    v->n++;
+}
+
+void vec_free(pql_q *q, pql_vec *v) {
+    for (size_t i = 0; i < v->n; i++) q_free(q, v->s[i].v);
+    q_free(q, v->s);
+    v->s = NULL;
+    v->n = v->cap = 0;
+}
+
+void val_free(pql_q *q, pql_val *v) {
+    if (v->type == PQL_TYPE_SCALAR) q_free(q, v->scalar);
+    if (v->type == PQL_TYPE_VECTOR) vec_free(q, &v->vec);
+    v->scalar = NULL;
+}
+
+const ast_node *unwrap(const ast_node *n) {
+    while (n && (n->kind == AST_PAREN || n->kind == AST_STEP_INVARIANT))
+        n = n->kind == AST_PAREN ? n->paren.expr : n->step_invariant.expr;
+    return n;
+}
+
+const char *string_arg(const ast_node *n, size_t *len) {
+    n = unwrap(n);
+    *len = n->string.len;
+    return n->string.s;
+}
+
+int64_t mod_offset_ms(pql_q *q, const ast_modifiers *m) {
+    if (!m->offset_expr) return m->offset_ms;
+    int64_t ms;
+    char err[256];
+    if (ast_duration_ms(m->offset_expr, true, &ms, err, sizeof err))
+        q_fail(q, PQL_ERR_EXECUTION, FLINT_EINVAL, "%s", err);
+    return ms;
+}
+
+int64_t node_range_ms(pql_q *q, const ast_node *n) {
+    const ast_node *e = n->kind == AST_MATRIX_SELECTOR ? n->matrix.range_expr : n->subquery.range_expr;
+    int64_t ms = n->kind == AST_MATRIX_SELECTOR ? n->matrix.range_ms : n->subquery.range_ms;
+    if (!e) return ms;
+    char err[256];
+    if (ast_duration_ms(e, false, &ms, err, sizeof err))
+        q_fail(q, PQL_ERR_EXECUTION, FLINT_EINVAL, "%s", err);
+    return ms;
+}
+
+int64_t sel_time(pql_q *q, const pql_ev *ev, const ast_modifiers *m, int64_t offset, size_t i) {
+    switch (m->at) {
+    case AST_AT_TIMESTAMP: return m->at_ms - offset;
+    case AST_AT_START: return q->qstart - offset;
+    case AST_AT_END: return q->qend - offset;
+    default: return ev_time(ev, i) - offset;
+    }
+}
+
+/* ---- selecting series ---------------------------------------------------------- */
+
+typedef struct sel_state {
+    matcher *ms;
+    size_t nms;
+    tsdb_querier *qr;
+    tsdb_series_set *set;
+} sel_state;
+
+static void sel_state_free(void *arg) {
+    sel_state *s = arg;
+    if (s->set) tsdb_series_set_free(s->set);
+    if (s->qr) tsdb_querier_close(s->qr);
+    for (size_t i = 0; i < s->nms; i++) matcher_free(&s->ms[i]);
+    s->set = NULL;
+    s->qr = NULL;
+    s->nms = 0;
+}
+
+static void raw_push(pql_q *q, pql_raw *r, int64_t t, double v) {
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 256;
+        r->t = q_realloc(q, r->t, nc * sizeof *r->t);
+        r->v = q_realloc(q, r->v, nc * sizeof *r->v);
+        r->cap = nc;
+    }
+    r->t[r->n] = t;
+    r->v[r->n] = v;
+    r->n++;
+}
+
+void select_series(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, series_fn fn,
+                   void *ctx) {
+    sel_state *st = q_calloc(q, sizeof *st);
+    st->ms = q_calloc(q, (vs->vs.nmatchers ? vs->vs.nmatchers : 1) * sizeof *st->ms);
+    int slot = q_push_cleanup(q, sel_state_free, st);
+    for (size_t i = 0; i < vs->vs.nmatchers; i++) {
+        const ast_matcher *am = &vs->vs.matchers[i];
+        int rc = matcher_init(&st->ms[i], am->type, am->name, am->value);
+        if (rc) q_fail(q, PQL_ERR_EXECUTION, rc, "%s", flint_errmsg());
+        st->nms++;
+    }
+    int rc = tsdb_querier_open(q->db, mint, maxt, &st->qr);
+    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    rc = tsdb_select(st->qr, st->ms, st->nms, &st->set);
+    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    pql_raw raw = {0};
+    while (tsdb_series_next(st->set)) {
+        q_check(q);
+        const labels *l = tsdb_series_labels(st->set);
+        tsdb_sample_iter *it = tsdb_series_samples(st->set);
+        raw.n = 0;
+        int64_t t;
+        double v;
+        if (it && tsdb_sample_seek(it, mint, &t, &v)) {
+            do {
+                if (t > maxt) break;
+                raw_push(q, &raw, t, v);
+            } while (tsdb_sample_next(it, &t, &v));
+            if ((rc = tsdb_sample_err(it)) != 0)
+                q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+        }
+        fn(q, ctx, l, &raw);
+    }
+    if ((rc = tsdb_series_err(st->set)) != 0) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    q_free(q, raw.t);
+    q_free(q, raw.v);
+    q_pop_cleanup(q, slot, true);
+    q_free(q, st->ms);
+    q_free(q, st);
+}
+
+/* ---- vector selectors ----------------------------------------------------------- */
+
+typedef struct vs_ctx {
+    const pql_ev *ev;
+    const ast_node *vs;
+    int64_t offset;
+    pql_vec out;
+    bool timestamps; /* values are sample timestamps (for timestamp()) */
+} vs_ctx;
+
+static void vs_series(pql_q *q, void *arg, const labels *l, const pql_raw *raw) {
+    vs_ctx *c = arg;
+    const pql_ev *ev = c->ev;
+    double *vals = NULL;
+    size_t j = 0, npts = 0;
+    bool have = false;
+    int64_t lt = 0;
+    double lv = 0;
+    int64_t prevT = INT64_MIN;
+    for (size_t i = 0; i < ev->nsteps; i++) {
+        int64_t T = sel_time(q, ev, &c->vs->vs.mod, c->offset, i);
+        if (T < prevT) { /* never happens (times increase), but stay correct */
+            j = 0;
+            have = false;
+        }
+        prevT = T;
+        while (j < raw->n && raw->t[j] <= T) {
+            lt = raw->t[j];
+            lv = raw->v[j];
+            have = true;
+            j++;
+        }
+        if (!have || lt <= T - q->lookback || is_stale_nan(lv)) continue;
+        if (!vals) vals = q_steps(q, ev);
+        vals[i] = c->timestamps ? (double)lt / 1000.0 : lv;
+        npts++;
+    }
+    if (!vals) return;
+    q_samples_add(q, (int64_t)npts);
+    vec_push(q, &c->out, labels_copy(q, l), vals, false);
+}
+
+pql_vec eval_vector_selector(pql_q *q, const pql_ev *ev, const ast_node *vs, bool timestamps) {
+    vs_ctx c = {.ev = ev, .vs = vs, .timestamps = timestamps};
+    c.offset = mod_offset_ms(q, &vs->vs.mod);
+    int64_t t0 = sel_time(q, ev, &vs->vs.mod, c.offset, 0);
+    int64_t t1 = sel_time(q, ev, &vs->vs.mod, c.offset, ev->nsteps - 1);
+    select_series(q, vs, t0 - q->lookback + 1, t1, vs_series, &c);
+    return c.out;
+}
+
+/* ---- dispatch -------------------------------------------------------------------- */
+
+double *eval_scalar(pql_q *q, const pql_ev *ev, const ast_node *n) {
+    pql_val v = eval_node(q, ev, n);
+    if (v.type != PQL_TYPE_SCALAR) q_fail(q, PQL_ERR_INTERNAL, FLINT_EINVAL, "expected scalar");
+    return v.scalar;
+}
+
+pql_val eval_node(pql_q *q, const pql_ev *ev, const ast_node *n) {
+    pql_val r = {0};
+    if ((++q->poll & 63) == 0) q_check(q);
+    switch (n->kind) {
+    case AST_NUMBER:
+        r.type = PQL_TYPE_SCALAR;
+        r.scalar = q_alloc(q, ev->nsteps * sizeof(double));
+        for (size_t i = 0; i < ev->nsteps; i++) r.scalar[i] = n->number.value;
+        return r;
+    case AST_STRING:
+        r.type = PQL_TYPE_STRING;
+        r.str = n->string.s;
+        r.str_len = n->string.len;
+        return r;
+    case AST_PAREN: return eval_node(q, ev, n->paren.expr);
+    case AST_STEP_INVARIANT: return eval_node(q, ev, n->step_invariant.expr);
+    case AST_UNARY:
+        r = eval_node(q, ev, n->unary.expr);
+        if (n->unary.op == AST_OP_SUB) {
+            if (r.type == PQL_TYPE_SCALAR) {
+                for (size_t i = 0; i < ev->nsteps; i++) r.scalar[i] = -r.scalar[i];
+            } else {
+                for (size_t s = 0; s < r.vec.n; s++) {
+                    r.vec.s[s].drop_name = true;
+                    for (size_t i = 0; i < ev->nsteps; i++)
+                        if (!pql_is_absent(r.vec.s[s].v[i])) r.vec.s[s].v[i] = -r.vec.s[s].v[i];
+                }
+            }
+        }
+        return r;
+    case AST_VECTOR_SELECTOR:
+        r.type = PQL_TYPE_VECTOR;
+        r.vec = eval_vector_selector(q, ev, n, false);
+        return r;
+    case AST_CALL: return eval_call(q, ev, n);
+    case AST_AGGREGATE: return eval_aggregate(q, ev, n);
+    case AST_BINARY: return eval_binary(q, ev, n);
+    case AST_MATRIX_SELECTOR:
+    case AST_SUBQUERY:
+    case AST_DURATION_EXPR:
+        break;
+    }
+    q_fail(q, PQL_ERR_INTERNAL, FLINT_EINVAL, "cannot evaluate a %s here", pql_type_name(n->type));
+}
+
+/* ---- results ------------------------------------------------------------------------ */
+
+static int cmp_series_out(const void *a, const void *b) {
+    return labels_cmp(&((const pql_series_out *)a)->metric, &((const pql_series_out *)b)->metric);
+}
+
+/* Delayed name removal, then Prometheus' "same labelset" check. */
+static void cleanup_names(pql_q *q, pql_vec *v) {
+    for (size_t i = 0; i < v->n; i++)
+        if (v->s[i].drop_name) v->s[i].lbls = labels_drop_meta(q, &v->s[i].lbls);
+    if (v->n < 2) return;
+    smap m;
+    smap_init(&m);
+    for (size_t i = 0; i < v->n; i++) {
+        size_t len;
+        const char *k = labels_signature(q, &v->s[i].lbls, true, NULL, (size_t)-1, &len);
+        bool found;
+        smap_get_or_put(q, &m, k, len, i, &found);
+        if (found) q_fail(q, PQL_ERR_EXECUTION, FLINT_EINVAL, "vector cannot contain metrics with the same labelset");
+    }
+    smap_free(q, &m);
+}
+
+/* Matrix-typed top-level expression of an instant query: raw samples. */
+typedef struct msel_ctx {
+    int64_t mint, maxt;
+    pql_series_out *out;
+    size_t n, cap;
+} msel_ctx;
+
+static void msel_series(pql_q *q, void *arg, const labels *l, const pql_raw *raw) {
+    msel_ctx *c = arg;
+    size_t k = 0;
+    for (size_t j = 0; j < raw->n; j++)
+        if (raw->t[j] > c->mint && !is_stale_nan(raw->v[j])) k++;
+    if (!k) return;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 8;
+        c->out = q_realloc(q, c->out, nc * sizeof *c->out);
+        c->cap = nc;
+    }
+    pql_point *p = q_arena(q, k * sizeof *p);
+    k = 0;
+    for (size_t j = 0; j < raw->n; j++)
+        if (raw->t[j] > c->mint && !is_stale_nan(raw->v[j])) {
+            p[k].t = raw->t[j];
+            p[k].v = raw->v[j];
+            k++;
+        }
+    q_samples_add(q, (int64_t)k);
+    c->out[c->n].metric = labels_copy(q, l);
+    c->out[c->n].points = p;
+    c->out[c->n].npoints = k;
+    c->n++;
+}
+
+
+static void exec_matrix_instant(pql_q *q, const ast_node *e, int64_t t, pql_result *r) {
+    const ast_node *n = unwrap(e);
+    pql_ev ev = {t, t, 1, 1};
+    msel_ctx c = {0};
+    if (n->kind == AST_MATRIX_SELECTOR) {
+        const ast_node *vs = n->matrix.vs;
+        int64_t off = mod_offset_ms(q, &vs->vs.mod);
+        int64_t T = sel_time(q, &ev, &vs->vs.mod, off, 0);
+        c.maxt = T;
+        c.mint = T - node_range_ms(q, n);
+        select_series(q, vs, c.mint + 1, c.maxt, msel_series, &c);
+    } else if (n->kind == AST_SUBQUERY) {
+        pql_ev inner;
+        int64_t off;
+        pql_vec v = subquery_eval(q, &ev, n, 0, &inner, &off);
+        for (size_t s = 0; s < v.n; s++) {
+            size_t k = 0;
+            for (size_t i = 0; i < inner.nsteps; i++)
+                if (!pql_is_absent(v.s[s].v[i])) k++;
+            if (!k) continue;
+            if (c.n == c.cap) {
+                size_t nc = c.cap ? c.cap * 2 : 8;
+                c.out = q_realloc(q, c.out, nc * sizeof *c.out);
+                c.cap = nc;
+            }
+            pql_point *p = q_arena(q, k * sizeof *p);
+            k = 0;
+            for (size_t i = 0; i < inner.nsteps; i++)
+                if (!pql_is_absent(v.s[s].v[i])) {
+                    p[k].t = ev_time(&inner, i);
+                    p[k].v = v.s[s].v[i];
+                    k++;
+                }
+            c.out[c.n].metric = v.s[s].lbls;
+            c.out[c.n].points = p;
+            c.out[c.n].npoints = k;
+            c.n++;
+        }
+        vec_free(q, &v);
+    } else {
+        q_fail(q, PQL_ERR_INTERNAL, FLINT_EINVAL, "unsupported range-vector expression");
+    }
+    qsort(c.out, c.n, sizeof *c.out, cmp_series_out);
+    for (size_t i = 1; i < c.n; i++)
+        if (labels_equal(&c.out[i - 1].metric, &c.out[i].metric))
+            q_fail(q, PQL_ERR_EXECUTION, FLINT_EINVAL, "vector cannot contain metrics with the same labelset");
+    r->type = PQL_TYPE_MATRIX;
+    r->matrix = c.out;
+    r->nmatrix = c.n;
+}
+
+static void exec_into(pql_q *q, const ast_node *e, int64_t start, int64_t end, int64_t step,
+                      bool instant, pql_result *r) {
+    if (instant && (e->type == PQL_TYPE_MATRIX)) {
+        exec_matrix_instant(q, e, start, r);
+        return;
+    }
+    pql_ev ev = {start, end, step, (size_t)((end - start) / step) + 1};
+    if (e->type == PQL_TYPE_STRING) {
+        size_t len;
+        const char *s = string_arg(e, &len);
+        r->type = PQL_TYPE_STRING;
+        r->string = q_strdup(q, s, len);
+        r->string_len = len;
+        r->t = start;
+        return;
+    }
+    pql_val v = eval_node(q, &ev, e);
+    if (v.type == PQL_TYPE_SCALAR && instant) {
+        r->type = PQL_TYPE_SCALAR;
+        r->scalar = v.scalar[0];
+        r->t = start;
+        return;
+    }
+    if (v.type == PQL_TYPE_SCALAR) {
+        pql_series_out *so = q_alloc(q, sizeof *so);
+        so->metric.v = NULL;
+        so->metric.n = 0;
+        so->points = q_arena(q, ev.nsteps * sizeof(pql_point));
+        for (size_t i = 0; i < ev.nsteps; i++) {
+            so->points[i].t = ev_time(&ev, i);
+            so->points[i].v = v.scalar[i];
+        }
+        so->npoints = ev.nsteps;
+        r->type = PQL_TYPE_MATRIX;
+        r->matrix = so;
+        r->nmatrix = 1;
+        return;
+    }
+    cleanup_names(q, &v.vec);
+    if (instant) {
+        pql_sample *out = q_alloc(q, (v.vec.n ? v.vec.n : 1) * sizeof *out);
+        size_t k = 0;
+        for (size_t s = 0; s < v.vec.n; s++) {
+            if (pql_is_absent(v.vec.s[s].v[0])) continue;
+            out[k].metric = v.vec.s[s].lbls;
+            out[k].t = start;
+            out[k].v = v.vec.s[s].v[0];
+            k++;
+        }
+        r->type = PQL_TYPE_VECTOR;
+        r->vector = out;
+        r->nvector = k;
+        return;
+    }
+    pql_series_out *out = q_alloc(q, (v.vec.n ? v.vec.n : 1) * sizeof *out);
+    size_t k = 0;
+    for (size_t s = 0; s < v.vec.n; s++) {
+        size_t np = 0;
+        for (size_t i = 0; i < ev.nsteps; i++)
+            if (!pql_is_absent(v.vec.s[s].v[i])) np++;
+        if (!np) continue;
+        pql_point *p = q_arena(q, np * sizeof *p);
+        np = 0;
+        for (size_t i = 0; i < ev.nsteps; i++)
+            if (!pql_is_absent(v.vec.s[s].v[i])) {
+                p[np].t = ev_time(&ev, i);
+                p[np].v = v.vec.s[s].v[i];
+                np++;
+            }
+        out[k].metric = v.vec.s[s].lbls;
+        out[k].points = p;
+        out[k].npoints = np;
+        k++;
+    }
+    qsort(out, k, sizeof *out, cmp_series_out);
+    r->type = PQL_TYPE_MATRIX;
+    r->matrix = out;
+    r->nmatrix = k;
+}
+
+/* The memory a result keeps: the query context itself. */
+void pql_result_free(pql_result *r) {
+    if (!r) return;
+    pql_q *q = r->mem_;
+    if (q) {
+        q_release(q);
+        fl_free(q);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+static int exec_common(const pql_engine *e, tsdb *db, const ast_node *expr, int64_t start,
+                       int64_t end, int64_t step, bool instant, pql_result *r) {
+    memset(r, 0, sizeof *r);
+    pql_q *q = fl_calloc(1, sizeof *q);
+    if (!q) {
+        r->errtype = PQL_ERR_INTERNAL;
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return FLINT_ENOMEM;
+    }
+    r->mem_ = q;
+    q->eng = e;
+    q->db = db;
+    q->qstart = start;
+    q->qend = end;
+    q->lookback = e->o.lookback_ms;
+    q->default_step = e->o.default_step_ms;
+    q->max_samples = e->o.max_samples;
+    q->pool.next = q->pool.prev = &q->pool;
+    q->cancel = tls_cancel;
+    if (e->o.timeout_ms > 0) q->deadline_ns = now_ns() + e->o.timeout_ms * 1000000LL;
+    if (setjmp(q->jb)) {
+        /* Error: release everything the query holds, keep the message. */
+        r->errtype = q->errtype;
+        snprintf(r->error, sizeof r->error, "%s", q->errmsg);
+        int code = q->errcode ? q->errcode : FLINT_EINVAL;
+        q_release(q);
+        fl_free(q);
+        r->mem_ = NULL;
+        r->type = PQL_TYPE_NONE;
+        r->vector = NULL;
+        r->matrix = NULL;
+        r->nvector = r->nmatrix = 0;
+        r->annotations = NULL;
+        r->nannotations = 0;
+        return code;
+    }
+    if (!instant) {
+        if (step <= 0)
+            q_fail(q, PQL_ERR_BAD_DATA, FLINT_EINVAL,
+                   "zero or negative query resolution step widths are not accepted. Try a positive integer");
+        if (end < start) q_fail(q, PQL_ERR_BAD_DATA, FLINT_EINVAL, "end timestamp must not be before start time");
+        const ast_node *u = unwrap(expr);
+        if (u->type != PQL_TYPE_SCALAR && u->type != PQL_TYPE_VECTOR)
+            q_fail(q, PQL_ERR_BAD_DATA, FLINT_EINVAL,
+                   "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+                   pql_type_name(u->type));
+    }
+    exec_into(q, expr, start, end, instant ? 1 : step, instant, r);
+    r->annotations = q->annos;
+    r->nannotations = q->nannos;
+    return 0;
+}
+
+int pql_exec_instant(const pql_engine *e, tsdb *db, const ast_node *expr, int64_t t_ms, pql_result *r) {
+    return exec_common(e, db, expr, t_ms, t_ms, 1, true, r);
+}
+
+int pql_exec_range(const pql_engine *e, tsdb *db, const ast_node *expr, int64_t start_ms,
+                   int64_t end_ms, int64_t step_ms, pql_result *r) {
+    return exec_common(e, db, expr, start_ms, end_ms, step_ms, false, r);
+}
+
+static int parse_for(const char *query, size_t len, ast_node **tree, pql_result *r) {
+    pql_error err;
+    memset(r, 0, sizeof *r);
+    int rc = pql_parse(query, len, tree, &err);
+    if (rc) {
+        r->errtype = rc == FLINT_ENOMEM ? PQL_ERR_INTERNAL : PQL_ERR_BAD_DATA;
+        snprintf(r->error, sizeof r->error, "%s", err.msg);
+    }
+    return rc;
+}
+
+int pql_query_instant(const pql_engine *e, tsdb *db, const char *query, size_t len, int64_t t_ms,
+                      pql_result *r) {
+    ast_node *tree;
+    int rc = parse_for(query, len, &tree, r);
+    if (rc) return rc;
+    rc = pql_exec_instant(e, db, tree, t_ms, r);
+    ast_free(tree);
+    return rc;
+}
+
+int pql_query_range(const pql_engine *e, tsdb *db, const char *query, size_t len, int64_t start_ms,
+                    int64_t end_ms, int64_t step_ms, pql_result *r) {
+    ast_node *tree;
+    int rc = parse_for(query, len, &tree, r);
+    if (rc) return rc;
+    rc = pql_exec_range(e, db, tree, start_ms, end_ms, step_ms, r);
+    ast_free(tree);
+    return rc;
+}

@@ -1,0 +1,237 @@
+/*
+ * check_promql_eval.c - the PromQL engine's pieces that the conformance
+ * files do not cover: result shapes and ordering, error types (bad_data vs
+ * execution), the sample limit, the timeout and cancellation, allocation
+ * failures at every point of a query (memory released, ASan-clean), and
+ * annotations reaching the result.
+ */
+#include "query/engine.h"
+#include "storage/alloc.h"
+#include "storage/err.h"
+#include "tsdb/db.h"
+#include "tests/unit/testutil.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static tsdb *db;
+static pql_engine *eng;
+
+/* cpu{mode, cpu} counters every 15 s for 2 h, and a gauge. */
+static void setup(void) {
+    tsdb_options o;
+    tsdb_options_default(&o);
+    o.no_wal = true;
+    ck_assert_int_eq(tsdb_open(tu_tmpdir(), &o, &db), 0);
+    tsdb_appender *app = tsdb_appender_begin(db);
+    ck_assert_ptr_nonnull(app);
+    const char *modes[] = {"idle", "user", "system"};
+    char cpu[16];
+    for (int m = 0; m < 3; m++)
+        for (int c = 0; c < 4; c++) {
+            snprintf(cpu, sizeof cpu, "%d", c);
+            label l[] = {{"__name__", "cpu_seconds_total"}, {"cpu", cpu}, {"mode", modes[m]}};
+            labels ls = {l, 3};
+            uint64_t ref = 0;
+            for (int64_t t = 0; t <= 7200000; t += 15000)
+                ck_assert_int_eq(tsdb_append(app, ref, &ls, t, (double)(t / 1000) * (m + 1), &ref), 0);
+        }
+    label g[] = {{"__name__", "temp"}, {"room", "a"}};
+    labels gl = {g, 2};
+    uint64_t ref = 0;
+    for (int64_t t = 0; t <= 7200000; t += 60000)
+        ck_assert_int_eq(tsdb_append(app, ref, &gl, t, 20.0 + (double)(t % 7), &ref), 0);
+    ck_assert_int_eq(tsdb_commit(app), 0);
+    eng = pql_engine_new(NULL);
+    ck_assert_ptr_nonnull(eng);
+}
+
+static void teardown(void) {
+    pql_engine_free(eng);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+
+static int run_instant(const char *q, int64_t t, pql_result *r) {
+    return pql_query_instant(eng, db, q, strlen(q), t, r);
+}
+
+START_TEST(test_promql_eval_instant_shapes) {
+    pql_result r;
+    ck_assert_int_eq(run_instant("1 + 1", 4000, &r), 0);
+    ck_assert_int_eq(r.type, PQL_TYPE_SCALAR);
+    ck_assert(r.scalar == 2);
+    ck_assert_int_eq(r.t, 4000);
+    pql_result_free(&r);
+
+    ck_assert_int_eq(run_instant("\"hello\"", 0, &r), 0);
+    ck_assert_int_eq(r.type, PQL_TYPE_STRING);
+    ck_assert_str_eq(r.string, "hello");
+    pql_result_free(&r);
+
+    ck_assert_int_eq(run_instant("sort_desc(sum by (mode) (rate(cpu_seconds_total[5m])))", 3600000, &r), 0);
+    ck_assert_int_eq(r.type, PQL_TYPE_VECTOR);
+    ck_assert_uint_eq(r.nvector, 3);
+    ck_assert_str_eq(labels_get(&r.vector[0].metric, "mode"), "system");
+    ck_assert(fabs(r.vector[0].v - 12.0) < 1e-9); /* 4 cpus x 3/s */
+    ck_assert_ptr_null(labels_get(&r.vector[0].metric, "__name__"));
+    pql_result_free(&r);
+
+    ck_assert_int_eq(run_instant("cpu_seconds_total{cpu=\"1\",mode=\"idle\"}[1m]", 60000, &r), 0);
+    ck_assert_int_eq(r.type, PQL_TYPE_MATRIX);
+    ck_assert_uint_eq(r.nmatrix, 1);
+    ck_assert_uint_eq(r.matrix[0].npoints, 4); /* (0, 60s]: 15 30 45 60 */
+    ck_assert_int_eq(r.matrix[0].points[0].t, 15000);
+    ck_assert_str_eq(labels_get(&r.matrix[0].metric, "__name__"), "cpu_seconds_total");
+    pql_result_free(&r);
+    pql_result_free(&r); /* twice is fine */
+}
+END_TEST
+
+START_TEST(test_promql_eval_range_sorted) {
+    pql_result r;
+    const char *q = "rate(cpu_seconds_total{cpu=~\"[23]\"}[5m])";
+    ck_assert_int_eq(pql_query_range(eng, db, q, strlen(q), 600000, 7200000, 60000, &r), 0);
+    ck_assert_int_eq(r.type, PQL_TYPE_MATRIX);
+    ck_assert_uint_eq(r.nmatrix, 6);
+    for (size_t i = 1; i < r.nmatrix; i++) ck_assert_int_lt(labels_cmp(&r.matrix[i - 1].metric, &r.matrix[i].metric), 0);
+    ck_assert_uint_eq(r.matrix[0].npoints, 111);
+    ck_assert_int_eq(r.matrix[0].points[110].t, 7200000);
+    pql_result_free(&r);
+
+    /* a scalar range query is one series without labels */
+    ck_assert_int_eq(pql_query_range(eng, db, "time()", 6, 0, 120000, 60000, &r), 0);
+    ck_assert_uint_eq(r.nmatrix, 1);
+    ck_assert_uint_eq(r.matrix[0].metric.n, 0);
+    ck_assert(r.matrix[0].points[2].v == 120);
+    pql_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_promql_eval_error_types) {
+    pql_result r;
+    ck_assert_int_eq(run_instant("sum(", 0, &r), FLINT_EINVAL);
+    ck_assert_int_eq(r.errtype, PQL_ERR_BAD_DATA);
+    ck_assert(strstr(r.error, "parse error") != NULL);
+    pql_result_free(&r);
+
+    ck_assert_int_eq(pql_query_range(eng, db, "temp[5m]", 8, 0, 60000, 1000, &r), FLINT_EINVAL);
+    ck_assert_int_eq(r.errtype, PQL_ERR_BAD_DATA);
+    ck_assert_str_eq(r.error, "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector");
+    pql_result_free(&r);
+
+    ck_assert_int_eq(pql_query_range(eng, db, "temp", 4, 0, 60000, 0, &r), FLINT_EINVAL);
+    ck_assert_int_eq(r.errtype, PQL_ERR_BAD_DATA);
+    pql_result_free(&r);
+
+    /* the same labels once the name is gone: an execution error */
+    ck_assert_int_ne(run_instant("label_replace(cpu_seconds_total, \"mode\", \"x\", \"\", \"\")", 60000, &r), 0);
+    ck_assert_int_eq(r.errtype, PQL_ERR_EXECUTION);
+    ck_assert_str_eq(r.error, "vector cannot contain metrics with the same labelset");
+    ck_assert_ptr_null(r.vector);
+    pql_result_free(&r);
+
+    ck_assert_int_ne(run_instant("cpu_seconds_total + on(cpu) cpu_seconds_total", 60000, &r), 0);
+    ck_assert_int_eq(r.errtype, PQL_ERR_EXECUTION);
+    ck_assert(strstr(r.error, "found duplicate series for the match group {cpu=") == r.error);
+    pql_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_promql_eval_sample_limit) {
+    pql_engine_opts o = {0};
+    o.max_samples = 100;
+    pql_engine *small = pql_engine_new(&o);
+    pql_result r;
+    const char *q = "cpu_seconds_total";
+    ck_assert_int_eq(pql_query_range(small, db, q, strlen(q), 0, 7200000, 60000, &r), FLINT_ELIMIT);
+    ck_assert_int_eq(r.errtype, PQL_ERR_TOO_MANY_SAMPLES);
+    ck_assert_str_eq(r.error, "query processing would load too many samples into memory in query execution");
+    ck_assert_uint_eq(r.nmatrix, 0);
+    pql_result_free(&r);
+    /* small enough queries still run on the same engine */
+    ck_assert_int_eq(pql_query_instant(small, db, "temp", 4, 60000, &r), 0);
+    ck_assert_uint_eq(r.nvector, 1);
+    pql_result_free(&r);
+    pql_engine_free(small);
+}
+END_TEST
+
+START_TEST(test_promql_eval_timeout_and_cancel) {
+    pql_engine_opts o = {0};
+    o.timeout_ms = 1;
+    pql_engine *quick = pql_engine_new(&o);
+    pql_result r;
+    const char *q = "sum_over_time(sum(cpu_seconds_total)[30m:1s])";
+    int rc = pql_query_range(quick, db, q, strlen(q), 0, 7200000, 10000, &r);
+    ck_assert_int_eq(rc, FLINT_ECANCELED);
+    ck_assert_int_eq(r.errtype, PQL_ERR_TIMEOUT);
+    ck_assert_str_eq(r.error, "query timed out in expression evaluation");
+    pql_result_free(&r);
+    pql_engine_free(quick);
+
+    volatile int flag = 1;
+    pql_set_cancel_flag(&flag);
+    rc = run_instant("temp", 0, &r);
+    pql_set_cancel_flag(NULL);
+    ck_assert_int_eq(rc, FLINT_ECANCELED);
+    ck_assert_int_eq(r.errtype, PQL_ERR_CANCELED);
+    pql_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_promql_eval_oom_everywhere) {
+    const char *q = "topk(2, sum by (mode) (rate(cpu_seconds_total[5m])) / on() group_left scalar(temp))";
+    long failures = 0;
+    for (long n = 0; n < 400; n++) {
+        pql_result r;
+        fl_fault_fail_after(n);
+        int rc = pql_query_range(eng, db, q, strlen(q), 600000, 1200000, 60000, &r);
+        fl_fault_reset();
+        if (rc == 0) {
+            ck_assert_uint_eq(r.nmatrix, 2);
+            pql_result_free(&r);
+            break;
+        }
+        failures++;
+        ck_assert_int_eq(rc, FLINT_ENOMEM);
+        ck_assert_int_eq(r.errtype, PQL_ERR_INTERNAL);
+        pql_result_free(&r);
+    }
+    ck_assert_int_gt(failures, 10);
+}
+END_TEST
+
+START_TEST(test_promql_eval_annotations) {
+    pql_result r;
+    ck_assert_int_eq(run_instant("rate(temp[5m])", 600000, &r), 0);
+    ck_assert_uint_eq(r.nannotations, 1);
+    ck_assert_int_eq(r.annotations[0].kind, PQL_ANNO_INFO);
+    ck_assert_str_eq(r.annotations[0].text,
+                     "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"temp\"");
+    pql_result_free(&r);
+    ck_assert_int_eq(run_instant("quantile(2, temp)", 600000, &r), 0);
+    ck_assert_uint_eq(r.nannotations, 1);
+    ck_assert_int_eq(r.annotations[0].kind, PQL_ANNO_WARNING);
+    ck_assert(isinf(r.vector[0].v));
+    pql_result_free(&r);
+}
+END_TEST
+
+Suite *promql_eval_suite(void) {
+    Suite *s = suite_create("promql_eval");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_promql_eval_instant_shapes);
+    tcase_add_test(tc, test_promql_eval_range_sorted);
+    tcase_add_test(tc, test_promql_eval_error_types);
+    tcase_add_test(tc, test_promql_eval_sample_limit);
+    tcase_add_test(tc, test_promql_eval_timeout_and_cancel);
+    tcase_add_test(tc, test_promql_eval_oom_everywhere);
+    tcase_add_test(tc, test_promql_eval_annotations);
+    suite_add_tcase(s, tc);
+    return s;
+}
