@@ -177,7 +177,7 @@ $(BUILD)/crashwriter: $(OBJ)/tests/crash/crashwriter.o $(BUILD)/libflint.a
 
 # The whole suite; the last lines are the totals of every Check run.
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory flint $(BUILD)/check_flint $(BUILD)/crashwriter
+	$(Q)$(MAKE) --no-print-directory flint $(BUILD)/check_flint $(BUILD)/crashwriter $(BUILD)/promql-runner
 	$(Q)scripts/test.sh
 
 bench: deps-bench flint

@@ -2,9 +2,10 @@
 # test.sh - everything `make test` runs, in order, with one total at the end.
 #
 #   1. Check unit suites (normal build)
-#   2. crash test: SIGKILLed writer, reopen, every acknowledged sample present
-#   3. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
-#   4. Check unit suites again under AddressSanitizer + UBSan
+#   2. PromQL conformance (Prometheus' test files, floor in tests/promql/FLOOR)
+#   3. crash test: SIGKILLed writer, reopen, every acknowledged sample present
+#   4. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
+#   5. Check unit suites again under AddressSanitizer + UBSan
 #
 # Each step prints its own "name: N passed, N failed" line; the last line
 # adds them up, so a run that executed nothing shows "0 passed".
@@ -40,6 +41,12 @@ run_step() { # $1 = name, rest = command
 }
 
 run_step unit env CK_FORK=yes build/check_flint
+if [ -x build/promql-runner ]; then
+    # Prometheus' PromQL test files: the runner's own line lists every eval;
+    # the step passes when at least tests/promql/FLOOR evals pass.
+    run_step conformance bash -c 'if build/promql-runner --floor "$(cat tests/promql/FLOOR)"; then
+        echo "conformance-floor: 1 passed, 0 failed"; else echo "conformance-floor: 0 passed, 1 failed"; exit 1; fi'
+fi
 if [ -x tests/crash/run.sh ]; then
     run_step crash tests/crash/run.sh "${CRASH_RUNS:-60}"
 fi
