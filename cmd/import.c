@@ -70,6 +70,7 @@ static void *import_thread(void *arg) {
     uint32_t id = 0;
     int r, rc = 0;
     uint64_t local = 0;
+    const char *released = j->buf;
     while ((r = expo_next(&p)) > 0) {
         if (r != EXPO_SAMPLE) continue;
         const expo_sample *s = expo_sample_at(&p);
@@ -97,6 +98,16 @@ static void *import_thread(void *arg) {
             atomic_fetch_add(j->samples, local);
             atomic_store(j->bytes, (unsigned long long)(s->series - j->base));
             local = 0;
+            /* drop parsed pages from our mapping so resident memory stays
+             * small; they stay in the page cache, and the parser's look-back
+             * (the previous line) is far above the range released */
+            const char *upto = s->series - (8 << 20);
+            if (upto - released > (256 << 20)) {
+                uintptr_t a = ((uintptr_t)released + 4095) & ~(uintptr_t)4095;
+                uintptr_t b = (uintptr_t)upto & ~(uintptr_t)4095;
+                if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+                released = upto;
+            }
         }
     }
     atomic_fetch_add(j->samples, local);

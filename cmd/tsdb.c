@@ -234,7 +234,7 @@ static int cmd_analyze(int argc, char **argv) {
             }
             printf("Data directory: %s\n", dir);
             printf("Blocks:         %zu\n", nrows);
-            printf("Time range:     %s .. %s\n", a, b);
+            printf("Block range:    %s .. %s (blocks cover aligned windows)\n", a, b);
             printf("Series:         %" PRIu64 "\n", series);
             printf("Samples:        %" PRIu64 "\n", samples);
             printf("Chunks:         %" PRIu64 " (%.1f samples per chunk)\n", chunks,
