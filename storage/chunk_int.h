@@ -13,6 +13,8 @@
 
 #include "storage/chunk.h"
 
+#include <string.h>
+
 /* Both encodings count samples in 16 bits (XOR: Prometheus' layout). */
 #define CHUNK_MAX_SAMPLES 65535u
 
@@ -42,5 +44,18 @@ typedef struct chunk_ops {
 
 extern const chunk_ops xor_chunk_ops;
 extern const chunk_ops dense_chunk_ops;
+
+/* The bit pattern of a double and back (values round-trip bit-exactly). */
+static inline uint64_t dbits(double v) {
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    return b;
+}
+
+static inline double bitsd(uint64_t b) {
+    double v;
+    memcpy(&v, &b, 8);
+    return v;
+}
 
 #endif

@@ -56,17 +56,6 @@ static const double dense_p10[DENSE_MAX_DEXP + 1] = {
 
 static unsigned bitlen64(uint64_t z) { return z ? 64u - (unsigned)__builtin_clzll(z) : 0; }
 
-static uint64_t dbits(double v) {
-    uint64_t b;
-    memcpy(&b, &v, 8);
-    return b;
-}
-
-static double bitsd(uint64_t b) {
-    double v;
-    memcpy(&v, &b, 8);
-    return v;
-}
 
 /* =========================================================================
  * Encoder

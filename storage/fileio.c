@@ -146,18 +146,27 @@ int fio_write_file_atomic(const char *path, const void *data, size_t n) {
     return rc;
 }
 
-int fio_read_file(const char *path, char **data, size_t *n) {
+/* Open read-only and stat; FLINT_ENOTFOUND for a missing file. */
+static int open_stat(const char *path, int *fd_out, struct stat *st) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return flint_error(FLINT_ENOTFOUND, "open %s: %s", path, strerror(errno));
         return sys_error(errno, "open", path);
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, st) != 0) {
         int rc = sys_error(errno, "stat", path);
         close(fd);
         return rc;
     }
+    *fd_out = fd;
+    return 0;
+}
+
+int fio_read_file(const char *path, char **data, size_t *n) {
+    int fd;
+    struct stat st;
+    int orc = open_stat(path, &fd, &st);
+    if (orc) return orc;
     char *buf = fl_malloc((size_t)st.st_size + 1);
     if (!buf) {
         close(fd);
@@ -178,17 +187,10 @@ int fio_read_file(const char *path, char **data, size_t *n) {
 int fio_map_file(const char *path, fio_map *m) {
     m->data = NULL;
     m->size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return flint_error(FLINT_ENOTFOUND, "open %s: %s", path, strerror(errno));
-        return sys_error(errno, "open", path);
-    }
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int rc = sys_error(errno, "stat", path);
-        close(fd);
-        return rc;
-    }
+    int orc = open_stat(path, &fd, &st);
+    if (orc) return orc;
     if (st.st_size > 0) {
         void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {

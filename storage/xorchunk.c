@@ -40,17 +40,6 @@ static bool xor_bit_range(int64_t x, unsigned nbits) {
     return -((INT64_C(1) << (nbits - 1)) - 1) <= x && x <= (INT64_C(1) << (nbits - 1));
 }
 
-static uint64_t dbits(double v) {
-    uint64_t b;
-    memcpy(&b, &v, 8);
-    return b;
-}
-
-static double bitsd(uint64_t b) {
-    double v;
-    memcpy(&v, &b, 8);
-    return v;
-}
 
 /* The leading/trailing window of a non-zero XOR, leading clamped to 31. */
 static void xor_window(uint64_t delta, unsigned *leading, unsigned *trailing) {
