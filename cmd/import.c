@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -60,6 +61,18 @@ static size_t line_of(const char *base, const char *p) {
     return n;
 }
 
+#define PREFETCH_BYTES (64u << 20)
+
+/* Keep at least PREFETCH_BYTES/2 of the mapping ahead of `at` requested. */
+static void prefetch(const char **prefetched, const char *at, const char *end) {
+    while (*prefetched < end && *prefetched - at < (ptrdiff_t)(PREFETCH_BYTES / 2)) {
+        uintptr_t a = (uintptr_t)*prefetched & ~(uintptr_t)4095;
+        size_t n = (size_t)(end - *prefetched) < PREFETCH_BYTES ? (size_t)(end - *prefetched) : PREFETCH_BYTES;
+        madvise((void *)a, n + ((uintptr_t)*prefetched - a), MADV_WILLNEED);
+        *prefetched += n;
+    }
+}
+
 static void *import_thread(void *arg) {
     import_job *j = arg;
     expo_parser p;
@@ -71,6 +84,10 @@ static void *import_thread(void *arg) {
     int r, rc = 0;
     uint64_t local = 0;
     const char *released = j->buf;
+    /* page faults on the mapping are served one readahead window at a time;
+     * ask for the next 64 MB ahead of the parser instead */
+    const char *slice_end = j->buf + j->len, *prefetched = j->buf;
+    prefetch(&prefetched, j->buf, slice_end);
     while ((r = expo_next(&p)) > 0) {
         if (r != EXPO_SAMPLE) continue;
         const expo_sample *s = expo_sample_at(&p);
@@ -98,6 +115,7 @@ static void *import_thread(void *arg) {
             atomic_fetch_add(j->samples, local);
             atomic_store(j->bytes, (unsigned long long)(s->series - j->base));
             local = 0;
+            prefetch(&prefetched, s->series, slice_end);
             /* drop parsed pages from our mapping so resident memory stays
              * small; they stay in the page cache, and the parser's look-back
              * (the previous line) is far above the range released */
@@ -109,12 +127,14 @@ static void *import_thread(void *arg) {
                 released = upto;
             }
         }
+        /* a slice before the last ends where the next family begins, without
+         * "# EOF": stop there rather than provoke the parser's error */
+        if (!j->last && expo_offset(&p) >= j->len) break;
     }
     atomic_fetch_add(j->samples, local);
     if (r < 0 && rc == 0) {
-        /* a slice other than the last ends without "# EOF" by construction */
-        if (!j->last && expo_error_offset(&p) >= j->len && strstr(expo_error(&p), "EOF")) {
-            r = 0;
+        if (!j->last && expo_error_offset(&p) >= j->len) {
+            /* the slice ended after a metadata line: no "# EOF" expected */
         } else {
             rc = r;
             size_t off = expo_error_offset(&p);
@@ -226,7 +246,7 @@ int cmd_import(int argc, char **argv) {
     atomic_ullong samples = 0, bytes[16];
     double t0 = now_s();
     for (size_t i = 0; i < ncuts; i++) {
-        atomic_init(&bytes[i], 0);
+        atomic_init(&bytes[i], (unsigned long long)(cuts[i] - base));
         const char *e = i + 1 < ncuts ? cuts[i + 1] : end;
         jobs[i] = (import_job){.path = path, .base = base, .buf = cuts[i], .len = (size_t)(e - cuts[i]),
                                .last = i + 1 == ncuts, .bb = bb, .samples = &samples, .bytes = &bytes[i]};

@@ -200,6 +200,10 @@ const expo_meta *expo_meta_at(const expo_parser *p);
  * lazily, so it costs nothing unless asked). */
 size_t expo_line(expo_parser *p);
 
+/* Bytes of the buffer consumed so far (the parser's position). The importer
+ * uses it to stop at the end of a slice that has no `# EOF` of its own. */
+size_t expo_offset(const expo_parser *p);
+
 /* After an error: "line N: <reason>", the line N and the byte offset into
  * the buffer where the problem was found. "" / 0 when there was no error. */
 const char *expo_error(const expo_parser *p);

@@ -197,6 +197,8 @@ static size_t line_at(expo_parser *p, const char *at) {
 
 size_t expo_line(expo_parser *p) { return line_at(p, p->entry); }
 
+size_t expo_offset(const expo_parser *p) { return (size_t)(p->cur - p->buf); }
+
 /* Go-%q-like quoting of s[0..n) into out (cap > 8), shortened with "...". */
 static void quote(char *out, size_t cap, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";

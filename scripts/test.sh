@@ -3,9 +3,10 @@
 #
 #   1. Check unit suites (normal build)
 #   2. PromQL conformance (Prometheus' test files, floor in tests/promql/FLOOR)
-#   3. crash test: SIGKILLed writer, reopen, every acknowledged sample present
-#   4. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
-#   5. Check unit suites again under AddressSanitizer + UBSan
+#   3. command-line tests (import, tsdb ls/analyze, error messages)
+#   4. crash test: SIGKILLed writer, reopen, every acknowledged sample present
+#   5. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
+#   6. Check unit suites again under AddressSanitizer + UBSan
 #
 # Each step prints its own "name: N passed, N failed" line; the last line
 # adds them up, so a run that executed nothing shows "0 passed".
@@ -47,6 +48,7 @@ if [ -x build/promql-runner ]; then
     run_step conformance bash -c 'if build/promql-runner --floor "$(cat tests/promql/FLOOR)"; then
         echo "conformance-floor: 1 passed, 0 failed"; else echo "conformance-floor: 0 passed, 1 failed"; exit 1; fi'
 fi
+run_step cli tests/cli/run.sh
 if [ -x tests/crash/run.sh ]; then
     run_step crash tests/crash/run.sh "${CRASH_RUNS:-60}"
 fi

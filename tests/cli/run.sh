@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# run.sh - command-line tests of ./flint: import (threaded, split at family
+# boundaries), tsdb ls/analyze, and the errors a user sees for bad input.
+# Prints "cli: N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+bin=./flint
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/flint-cli-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok()   { pass=$((pass + 1)); }
+bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { if eval "$2"; then ok; else bad "$1"; fi; }
+
+# 6 families x 4 series x 500 samples at 15 s, series-major, seconds timestamps
+gen() {
+    local f s i
+    for f in 0 1 2 3 4 5; do
+        echo "# TYPE fam$f gauge"
+        for s in 0 1 2 3; do
+            for i in $(seq 0 499); do
+                echo "fam$f{s=\"$s\",job=\"cli\"} $((f * 1000 + s * 10 + i % 7)).5 $((1700000000 + i * 15))"
+            done
+        done
+    done
+    echo "# EOF"
+}
+gen > "$tmp/ok.om"
+
+for threads in 1 2; do
+    out=$($bin import --quiet --threads $threads openmetrics "$tmp/ok.om" "$tmp/db$threads" 2>&1)
+    check "import threads=$threads exits 0" '[ $? -eq 0 ]'
+    check "import threads=$threads reports 12000 samples" '[[ "$out" == *"imported 12000 samples of 24 series"* ]]'
+    j=$($bin tsdb analyze --format=json "$tmp/db$threads")
+    check "analyze threads=$threads counts samples" '[[ "$j" == *"\"series\":24,\"samples\":12000"* ]]'
+done
+check "both thread counts write the same bytes" \
+    '[ "$(du -sb "$tmp/db1" | cut -f1)" = "$(du -sb "$tmp/db2" | cut -f1)" ]'
+ls_out=$($bin tsdb ls "$tmp/db2")
+check "tsdb ls lists one block" '[ "$(echo "$ls_out" | wc -l)" -eq 2 ]'
+
+# errors name the file and line, and nothing is written
+printf '# TYPE a gauge\na 1 1\na 2 x\n# EOF\n' > "$tmp/badts.om"
+err=$($bin import --quiet openmetrics "$tmp/badts.om" "$tmp/dbbad" 2>&1); rc=$?
+check "bad timestamp exits 1" '[ $rc -eq 1 ]'
+check "bad timestamp names line 3" '[[ "$err" == *"badts.om: line 3"* ]]'
+check "bad import writes no block" '[ -z "$(ls "$tmp/dbbad" 2>/dev/null | grep -v lock)" ]'
+printf '# TYPE a gauge\na 1\n# EOF\n' > "$tmp/nots.om"
+err=$($bin import --quiet openmetrics "$tmp/nots.om" "$tmp/dbnots" 2>&1)
+check "sample without timestamp is refused" '[[ "$err" == *"line 2: sample without a timestamp"* ]]'
+printf '# TYPE a gauge\na 1 1\na 2 1\n# EOF\n' > "$tmp/dup.om"
+err=$($bin import --quiet openmetrics "$tmp/dup.om" "$tmp/dbdup" 2>&1)
+check "conflicting duplicate is refused" '[[ "$err" == *"duplicate sample for timestamp"* ]]'
+err=$($bin import --quiet openmetrics "$tmp/missing.om" "$tmp/dbm" 2>&1); rc=$?
+check "missing file exits 1 with its name" '[ $rc -eq 1 ] && [[ "$err" == *"missing.om"* ]]'
+$bin import --bogus openmetrics a b >/dev/null 2>&1; rc=$?
+check "unknown flag exits 2" '[ $rc -eq 2 ]'
+$bin tsdb --help >/dev/null; rc=$?
+check "tsdb --help exits 0" '[ $rc -eq 0 ]'
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
