@@ -209,7 +209,10 @@ static int jstring(jparser *p, char **out) {
         if (p->s[end] == '\\') end++;
         end++;
     }
-    if (end >= p->n) return jerr(p, "unterminated string");
+    if (end >= p->n) {
+        p->i = start - 1;
+        return jerr(p, "unterminated string");
+    }
     char *o = scrape_arena_alloc(p->a, end - start + 1);
     if (!o) return FLINT_ENOMEM;
     size_t w = 0;
@@ -229,11 +232,9 @@ static int jstring(jparser *p, char **out) {
             p->i += 2;
             continue;
         }
-        if (e != 'u') {
-            p->i++;
-            return jerr(p, "invalid escape in string");
-        }
+        if (e != 'u') return jerr(p, "invalid escape in string");
         unsigned cp;
+        size_t esc = p->i;
         if (read_u4(p, p->i + 2, &cp)) return jerr(p, "invalid \\u escape in string");
         p->i += 6;
         if (cp >= 0xd800 && cp < 0xdc00) {
@@ -248,12 +249,18 @@ static int jstring(jparser *p, char **out) {
         } else if (cp >= 0xdc00 && cp < 0xe000) {
             cp = 0xfffd;
         }
-        if (cp == 0) return jerr(p, "NUL character (\\u0000) in string");
+        if (cp == 0) {
+            p->i = esc;
+            return jerr(p, "NUL character (\\u0000) in string");
+        }
         w += utf8_put(o + w, cp);
     }
-    p->i = end + 1;
     o[w] = 0;
-    if (!utf8_valid(o, w)) return jerr(p, "invalid UTF-8 in string");
+    if (!utf8_valid(o, w)) {
+        p->i = start;
+        return jerr(p, "invalid UTF-8 in string");
+    }
+    p->i = end + 1;
     *out = o;
     return 0;
 }
@@ -323,7 +330,11 @@ static int jlabels(jparser *p, group_builder *gb) {
 
 static int jgroup(jparser *p, group_builder *gb, size_t index) {
     jws(p);
-    if (jlit(p, "null")) return jerr(p, "nil target group item found (index %zu)", index);
+    size_t at = p->i;
+    if (jlit(p, "null")) {
+        p->i = at;
+        return jerr(p, "nil target group item found (index %zu)", index);
+    }
     if (p->i >= p->n || p->s[p->i] != '{') return jerr(p, "expected a target group object, got %s", jwhat(p));
     p->i++;
     if (gb_new_group(p->a, gb)) return FLINT_ENOMEM;
