@@ -429,7 +429,7 @@ static int parse_static_group(cfg_parser *P, yaml_node_t *n, scrape_target_group
 /* Prometheus' patFileSDName: ^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$ */
 static bool file_sd_name_ok(const char *s) {
     const char *star = strchr(s, '*');
-    if (star && (strchr(star + 1, '*') || strchr(star + 1, '/'))) return false;
+    if (star && strchr(star + 1, '/')) return false;
     static const char *const ext[] = {".json", ".yml", ".yaml", ".JSON", ".YML", ".YAML"};
     for (size_t i = 0; i < 6; i++)
         if (ends_with(s, ext[i])) return true;
@@ -737,7 +737,7 @@ static int parse_job(cfg_parser *P, yaml_node_t *n, scrape_job *j) {
 /* Prometheus' patRulePath: ^[^*]*(\*[^/]*)?$ */
 static bool rule_path_ok(const char *s) {
     const char *star = strchr(s, '*');
-    return !star || (!strchr(star + 1, '*') && !strchr(star + 1, '/'));
+    return !star || !strchr(star + 1, '/');
 }
 
 static int parse_rule_files(cfg_parser *P, yu_pair *pr) {

@@ -378,7 +378,7 @@ START_TEST(test_config_errors_name_file_line_key) {
          "prometheus.yml:5: scrape_configs[0].file_sd_configs[0].refresh_interval: not a valid duration string: "
          "\"x\""},
         /* top level */
-        {"rule_files: ['a*/b*.yml']\n", "prometheus.yml:1: rule_files: invalid rule file path \"a*/b*.yml\""},
+        {"rule_files: ['a*/b.yml']\n", "prometheus.yml:1: rule_files: invalid rule file path \"a*/b.yml\""},
         {"- a\n- b\n", "prometheus.yml:1: expected a mapping, got a sequence"},
         {"global:\n  <<: 1\n", "prometheus.yml:2: global: map merge requires map or sequence of maps as the value"},
     };
