@@ -132,6 +132,15 @@ static const char *const job_unsupported[] = {
     "native_histogram_bucket_limit", "native_histogram_min_bucket_factor", "keep_dropped_targets",
     "metric_name_validation_scheme", "metric_name_escaping_scheme", "extra_scrape_metrics", "oauth2", "proxy_url",
     "no_proxy", "proxy_from_environment", "proxy_connect_header", "http_headers", NULL};
+/* Prometheus' service discoveries other than file_sd and static_configs. */
+static const char *const sd_unsupported[] = {
+    "aws_sd_configs", "azure_sd_configs", "consul_sd_configs", "digitalocean_sd_configs", "dns_sd_configs",
+    "docker_sd_configs", "dockerswarm_sd_configs", "ec2_sd_configs", "eureka_sd_configs", "gce_sd_configs",
+    "hetzner_sd_configs", "http_sd_configs", "ionos_sd_configs", "kubernetes_sd_configs", "kuma_sd_configs",
+    "lightsail_sd_configs", "linode_sd_configs", "marathon_sd_configs", "nerve_sd_configs", "nomad_sd_configs",
+    "oci_sd_configs", "openstack_sd_configs", "outscale_sd_configs", "ovhcloud_sd_configs", "puppetdb_sd_configs",
+    "scaleway_sd_configs", "serverset_sd_configs", "stackit_sd_configs", "triton_sd_configs", "uyuni_sd_configs",
+    "vultr_sd_configs", NULL};
 static const char *const basic_auth_unsupported[] = {"username_ref", "password_ref", NULL};
 static const char *const authorization_unsupported[] = {"credentials_ref", NULL};
 static const char *const tls_unsupported[] = {"ca", "cert", "key", "ca_ref", "cert_ref", "key_ref",
@@ -151,7 +160,7 @@ static bool ends_with(const char *s, const char *suffix) {
 
 /* One warning for a key flint ignores; the path already names it. */
 static void ignored_key(cfg_parser *P, const yu_pair *pr, const char *const *unsupported, bool sd_section) {
-    if (in_list(unsupported, pr->name) || (sd_section && ends_with(pr->name, "_sd_configs")))
+    if (in_list(unsupported, pr->name) || (sd_section && in_list(sd_unsupported, pr->name)))
         yu_warn(&P->y, pr->key, "not supported by flint yet, ignored");
     else
         yu_warn(&P->y, pr->key, "unknown key, ignored (Prometheus would reject it)");
@@ -190,8 +199,9 @@ static int parse_label_map(cfg_parser *P, yaml_node_t *n, label **out, size_t *c
     if (!v) rc = FLINT_ENOMEM;
     for (size_t i = 0; i < np && !rc; i++) {
         size_t old = yu_push_key(&P->y, pairs[i].name);
+        char q[256];
         if (!label_name_valid(pairs[i].name, strlen(pairs[i].name))) {
-            rc = yu_error(&P->y, pairs[i].key, "\"%s\" is not a valid label name", pairs[i].name);
+            rc = yu_error(&P->y, pairs[i].key, "%s is not a valid label name", yu_quote(pairs[i].name, q, sizeof q));
         } else {
             char *value = "";
             v[i].name = scrape_arena_strdup(P->a, pairs[i].name);
@@ -199,6 +209,8 @@ static int parse_label_map(cfg_parser *P, yaml_node_t *n, label **out, size_t *c
             if (rc > 0) rc = 0; /* null value: "" */
             v[i].value = value;
             if (!v[i].name) rc = FLINT_ENOMEM;
+            else if (rc == 0 && !utf8_valid(value, strlen(value)))
+                rc = yu_error(&P->y, pairs[i].value, "%s is not a valid label value", yu_quote(value, q, sizeof q));
         }
         yu_pop(&P->y, old);
     }
@@ -672,7 +684,9 @@ static int parse_job_fields(cfg_parser *P, yaml_node_t *n, scrape_job *j, job_no
             }
             for (size_t g = 0; rc == 0 && g < j->nstatic_groups; g++) {
                 size_t o2 = yu_push_index(y, g);
-                rc = parse_static_group(P, yu_node(y, items[g]), &j->static_groups[g], g);
+                yaml_node_t *gn = yu_node(y, items[g]);
+                if (yu_is_null(gn)) rc = yu_error(y, gn, "empty or null section in static_configs");
+                else rc = parse_static_group(P, gn, &j->static_groups[g], g);
                 yu_pop(y, o2);
             }
         } else if (!strcmp(k, "file_sd_configs")) {
@@ -686,7 +700,9 @@ static int parse_job_fields(cfg_parser *P, yaml_node_t *n, scrape_job *j, job_no
             }
             for (size_t g = 0; rc == 0 && g < j->nfile_sd; g++) {
                 size_t o2 = yu_push_index(y, g);
-                rc = parse_file_sd(P, yu_node(y, items[g]), &j->file_sd[g]);
+                yaml_node_t *gn = yu_node(y, items[g]);
+                if (yu_is_null(gn)) rc = yu_error(y, gn, "empty or null section in file_sd_configs");
+                else rc = parse_file_sd(P, gn, &j->file_sd[g]);
                 yu_pop(y, o2);
             }
         } else {

@@ -418,11 +418,14 @@ static int yaml_group(yu_parser *y, yaml_node_t *n, scrape_arena *a, group_build
             rc = yu_map_pairs(y, pairs[i].value, &lp, &nl);
             for (size_t k = 0; rc == 0 && k < nl; k++) {
                 size_t o2 = yu_push_key(y, lp[k].name);
+                char q[256];
                 char *name = scrape_arena_strdup(a, lp[k].name), *value = "";
                 if (!name) rc = FLINT_ENOMEM;
                 else if (!label_name_valid(name, strlen(name)))
-                    rc = yu_error(y, lp[k].key, "\"%s\" is not a valid label name", name);
-                else if ((rc = yu_get_string(y, lp[k].value, a, &value)) >= 0)
+                    rc = yu_error(y, lp[k].key, "%s is not a valid label name", yu_quote(name, q, sizeof q));
+                else if ((rc = yu_get_string(y, lp[k].value, a, &value)) >= 0 && !utf8_valid(value, strlen(value)))
+                    rc = yu_error(y, lp[k].value, "%s is not a valid label value", yu_quote(value, q, sizeof q));
+                else if (rc >= 0)
                     rc = gb_set_label(a, gb, name, value);
                 yu_pop(y, o2);
             }

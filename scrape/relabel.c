@@ -189,8 +189,9 @@ int relabel_rule_init(relabel_rule *r, const relabel_spec *spec) {
             r->nsource_labels = i + 1;
         }
     }
-    int rc = validate(r);
-    if (rc == 0) rc = compile_regex(r);
+    /* Prometheus compiles the regex while unmarshalling, before Validate */
+    int rc = compile_regex(r);
+    if (rc == 0) rc = validate(r);
     if (rc) {
         relabel_rule_free(r);
         return rc;

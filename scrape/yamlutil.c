@@ -9,6 +9,7 @@
 #include "storage/err.h"
 #include "storage/log.h"
 #include "storage/units.h"
+#include "tsdb/labels.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,60 @@
  * stops here instead of expanding exponentially. */
 #define YU_VISIT_BUDGET 1000000UL
 #define YU_MERGE_DEPTH 16
+
+static int b64val(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Standard base64 (padding required, CR/LF ignored) decoded in place;
+ * returns the decoded length or -1. */
+static long b64_decode_inplace(unsigned char *s, size_t n) {
+    size_t w = 0, quad = 0, pad = 0;
+    uint32_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '\r' || c == '\n') continue;
+        if (c == '=') {
+            pad++;
+            acc <<= 6;
+        } else {
+            int v = b64val(c);
+            if (v < 0 || pad) return -1;
+            acc = acc << 6 | (uint32_t)v;
+        }
+        if (++quad == 4) {
+            if (pad > 2) return -1;
+            s[w++] = (unsigned char)(acc >> 16);
+            if (pad < 2) s[w++] = (unsigned char)(acc >> 8);
+            if (pad < 1) s[w++] = (unsigned char)acc;
+            quad = 0;
+            acc = 0;
+            if (pad) pad = 3; /* nothing may follow the padded quantum */
+        }
+    }
+    if (quad || pad > 3) return -1;
+    return (long)w;
+}
+
+/* yaml.v2 turns `!!binary` scalars into their decoded bytes; do that once,
+ * in place (the decoded form is shorter), and retag them as strings. */
+static int decode_binary_scalars(yu_parser *p) {
+    static const char bin[] = "tag:yaml.org,2002:binary", str[] = "tag:yaml.org,2002:str";
+    for (yaml_node_t *n = p->doc.nodes.start; n < p->doc.nodes.top; n++) {
+        if (n->type != YAML_SCALAR_NODE || !n->tag || strcmp((const char *)n->tag, bin) != 0) continue;
+        long len = b64_decode_inplace(n->data.scalar.value, n->data.scalar.length);
+        if (len < 0) return yu_error(p, n, "!!binary value contains invalid base64 data");
+        n->data.scalar.value[len] = 0;
+        n->data.scalar.length = (size_t)len;
+        memcpy(n->tag, str, sizeof str);
+    }
+    return 0;
+}
 
 int yu_load(yu_parser *p, const char *buf, size_t len, const char *file) {
     yaml_parser_t yp;
@@ -42,6 +97,7 @@ int yu_load(yu_parser *p, const char *buf, size_t len, const char *file) {
         }
     } else {
         p->loaded = true;
+        rc = decode_binary_scalars(p);
     }
     yaml_parser_delete(&yp);
     return rc;
@@ -80,6 +136,39 @@ const char *yu_kind(const yaml_node_t *n) {
     case YAML_SCALAR_NODE: return yu_is_null(n) ? "null" : "a scalar";
     default: return "nothing";
     }
+}
+
+const char *yu_quote(const char *s, char *out, size_t cap) {
+    size_t w = 0, n = strlen(s);
+    if (cap < 8) {
+        if (cap) out[0] = 0;
+        return out;
+    }
+    out[w++] = '"';
+    for (size_t i = 0; i < n && w + 6 < cap;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (c == '"' || c == '\\') {
+            out[w++] = '\\';
+            out[w++] = (char)c;
+            i++;
+        } else if (c == '\n') {
+            out[w++] = '\\', out[w++] = 'n', i++;
+        } else if (c == '\t') {
+            out[w++] = '\\', out[w++] = 't', i++;
+        } else if (c < 0x20 || c == 0x7f || len == 0 || i + len > n || !utf8_valid(s + i, len)) {
+            w += (size_t)snprintf(out + w, cap - w, "\\x%02x", c);
+            i++;
+        } else {
+            if (w + len + 2 >= cap) break;
+            memcpy(out + w, s + i, len);
+            w += len;
+            i += len;
+        }
+    }
+    out[w++] = '"';
+    out[w] = 0;
+    return out;
 }
 
 /* ---- key path ------------------------------------------------------------------ */

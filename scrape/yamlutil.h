@@ -7,7 +7,8 @@
  * not a valid duration string: "1x"`.
  *
  * Used by scrape/config.c and scrape/filesd.c. Merge keys (`<<: *base`) are
- * honoured as yaml.v2 does; duplicate keys are errors (yaml.v2 strict mode).
+ * honoured as yaml.v2 does; duplicate keys are errors (yaml.v2 strict mode);
+ * `!!binary` scalars are base64-decoded at load, as yaml.v2 does.
  */
 #ifndef FLINT_SCRAPE_YAMLUTIL_H
 #define FLINT_SCRAPE_YAMLUTIL_H
@@ -83,6 +84,10 @@ int yu_get_duration(yu_parser *p, yaml_node_t *n, int64_t *ms);
 int yu_get_bytesize(yu_parser *p, yaml_node_t *n, int64_t *bytes);
 /* A sequence of strings (null items become ""). */
 int yu_get_strings(yu_parser *p, yaml_node_t *n, scrape_arena *a, char ***out, size_t *count);
+
+/* s in double quotes for messages, Go %q style: \" \\ \n \t, other control
+ * bytes and invalid UTF-8 as \xNN; truncated to fit cap (>= 8). */
+const char *yu_quote(const char *s, char *out, size_t cap);
 
 /* "a mapping", "a sequence", "a string" for messages. */
 const char *yu_kind(const yaml_node_t *n);

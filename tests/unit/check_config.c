@@ -380,6 +380,21 @@ START_TEST(test_config_errors_name_file_line_key) {
         /* top level */
         {"rule_files: ['a*/b.yml']\n", "prometheus.yml:1: rule_files: invalid rule file path \"a*/b.yml\""},
         {"- a\n- b\n", "prometheus.yml:1: expected a mapping, got a sequence"},
+        /* !!binary is decoded as yaml.v2 does (Prometheus' labelname/labelvalue/labelmap.bad.yml) */
+        {"global:\n  external_labels:\n    !!binary \"/w==\": value\n",
+         "prometheus.yml:3: global.external_labels.\xff: \"\\xff\" is not a valid label name"},
+        {"global:\n  external_labels:\n    name: !!binary \"/w==\"\n",
+         "prometheus.yml:3: global.external_labels.name: \"\\xff\" is not a valid label value"},
+        {"scrape_configs:\n  - job_name: p\n    relabel_configs:\n      - action: labelmap\n"
+         "        replacement: !!binary \"/w==$1\"\n",
+         "prometheus.yml:5: !!binary value contains invalid base64 data"},
+        {"scrape_configs:\n  - job_name: p\n    static_configs:\n      -\n",
+         "prometheus.yml:4: scrape_configs[0].static_configs[0]: empty or null section in static_configs"},
+        {"scrape_configs:\n  - job_name: p\n    file_sd_configs: [~]\n",
+         "prometheus.yml:3: scrape_configs[0].file_sd_configs[0]: empty or null section in file_sd_configs"},
+        {"scrape_configs:\n  - job_name: p\n    relabel_configs:\n      - regex: abc(def\n",
+         "prometheus.yml:4: scrape_configs[0].relabel_configs[0]: error parsing regexp \"abc(def\": missing closing "
+         "parenthesis at offset 7"},
         {"global:\n  <<: 1\n", "prometheus.yml:2: global: map merge requires map or sequence of maps as the value"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) expect_error(cases[i].yaml, cases[i].msg);
@@ -400,6 +415,7 @@ START_TEST(test_config_warns_unsupported_and_unknown_keys) {
                                 "scrape_configs:\n"
                                 "  - job_name: k\n"
                                 "    kubernetes_sd_configs: [{role: pod}]\n"
+                                "    consult_sd_configs: [{server: x}]\n"
                                 "    oauth2: {client_id: x}\n"
                                 "    scrape_intervall: 1m\n"
                                 "    tls_config: {min_version: TLS12}\n"
@@ -420,15 +436,16 @@ START_TEST(test_config_warns_unsupported_and_unknown_keys) {
         "prometheus.yml:5: alerting: not supported by flint yet, ignored",
         "prometheus.yml:7: remote_write: not supported by flint yet, ignored",
         "prometheus.yml:9: rule_files: not supported by flint yet: rules are not evaluated",
-        "prometheus.yml:24: tracing: not supported by flint yet, ignored",
-        "prometheus.yml:25: frobnicate: unknown key, ignored (Prometheus would reject it)",
+        "prometheus.yml:25: tracing: not supported by flint yet, ignored",
+        "prometheus.yml:26: frobnicate: unknown key, ignored (Prometheus would reject it)",
         "prometheus.yml:12: scrape_configs[0].kubernetes_sd_configs: not supported by flint yet, ignored",
-        "prometheus.yml:13: scrape_configs[0].oauth2: not supported by flint yet, ignored",
-        "prometheus.yml:14: scrape_configs[0].scrape_intervall: unknown key, ignored (Prometheus would reject it)",
-        "prometheus.yml:15: scrape_configs[0].tls_config.min_version: not supported by flint yet, ignored",
-        "prometheus.yml:18: scrape_configs[0].static_configs[0].labelz: unknown key, ignored (Prometheus would reject "
+        "prometheus.yml:13: scrape_configs[0].consult_sd_configs: unknown key, ignored (Prometheus would reject it)",
+        "prometheus.yml:14: scrape_configs[0].oauth2: not supported by flint yet, ignored",
+        "prometheus.yml:15: scrape_configs[0].scrape_intervall: unknown key, ignored (Prometheus would reject it)",
+        "prometheus.yml:16: scrape_configs[0].tls_config.min_version: not supported by flint yet, ignored",
+        "prometheus.yml:19: scrape_configs[0].static_configs[0].labelz: unknown key, ignored (Prometheus would reject "
         "it)",
-        "prometheus.yml:22: scrape_configs[0].relabel_configs[0].regexp: unknown key, ignored (Prometheus would "
+        "prometheus.yml:23: scrape_configs[0].relabel_configs[0].regexp: unknown key, ignored (Prometheus would "
         "reject it)",
     };
     size_t nwant = sizeof want / sizeof want[0];
