@@ -61,15 +61,10 @@ static int gb_add_target(scrape_arena *a, group_builder *gb, char *t) {
     return 0;
 }
 
-/* Set semantics: a repeated name replaces the value (Go map decoding). */
-static int gb_set_label(scrape_arena *a, group_builder *gb, char *name, char *value) {
+/* Labels are appended as read; gb_finish sorts them and keeps the last
+ * value of a repeated name (Go's map decoding), in O(n log n). */
+static int gb_add_label(scrape_arena *a, group_builder *gb, char *name, char *value) {
     scrape_target_group *g = &gb->v[gb->n - 1];
-    for (size_t i = 0; i < g->nlabels; i++) {
-        if (strcmp(g->labels[i].name, name) == 0) {
-            g->labels[i].value = value;
-            return 0;
-        }
-    }
     if (arena_grow(a, (void **)&g->labels, &gb->lcap, g->nlabels + 1, sizeof(label))) return FLINT_ENOMEM;
     g->labels[g->nlabels].name = name;
     g->labels[g->nlabels].value = value;
@@ -77,8 +72,20 @@ static int gb_set_label(scrape_arena *a, group_builder *gb, char *name, char *va
     return 0;
 }
 
-/* Add __meta_filepath (replacing one from the file, as Prometheus does),
- * sort the labels, set the source "name:index". */
+typedef struct seq_label {
+    label l;
+    size_t seq;
+} seq_label;
+
+static int seq_label_cmp(const void *a, const void *b) {
+    const seq_label *x = a, *y = b;
+    int c = strcmp(x->l.name, y->l.name);
+    if (c) return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sort, drop repeated names (last wins) and any __meta_filepath from the
+ * file, add ours (as Prometheus does); set the source "name:index". */
 static int gb_finish(scrape_arena *a, group_builder *gb, const char *name) {
     char *path = scrape_arena_strdup(a, name);
     char *meta = scrape_arena_strdup(a, META_FILEPATH);
@@ -86,23 +93,29 @@ static int gb_finish(scrape_arena *a, group_builder *gb, const char *name) {
     size_t nl = strlen(name);
     for (size_t i = 0; i < gb->n; i++) {
         scrape_target_group *g = &gb->v[i];
+        seq_label *tmp = fl_malloc((g->nlabels + 1) * sizeof *tmp);
         label *v = scrape_arena_calloc(a, g->nlabels + 1, sizeof(label));
-        if (!v) return FLINT_ENOMEM;
-        size_t n = 0;
-        for (size_t k = 0; k < g->nlabels; k++)
-            if (strcmp(g->labels[k].name, META_FILEPATH) != 0) v[n++] = g->labels[k];
-        v[n++] = (label){meta, path};
-        for (size_t k = 1; k < n; k++) {
-            label x = v[k];
-            size_t j = k;
-            while (j > 0 && strcmp(v[j - 1].name, x.name) > 0) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = x;
+        if (!tmp || !v) {
+            fl_free(tmp);
+            return FLINT_ENOMEM;
         }
+        size_t n = 0;
+        for (size_t k = 0; k < g->nlabels; k++) {
+            if (strcmp(g->labels[k].name, META_FILEPATH) == 0) continue;
+            tmp[n].l = g->labels[k];
+            tmp[n].seq = n;
+            n++;
+        }
+        tmp[n].l = (label){meta, path};
+        tmp[n].seq = n;
+        n++;
+        qsort(tmp, n, sizeof *tmp, seq_label_cmp);
+        size_t w = 0;
+        for (size_t k = 0; k < n; k++)
+            if (k + 1 == n || strcmp(tmp[k].l.name, tmp[k + 1].l.name) != 0) v[w++] = tmp[k].l;
+        fl_free(tmp);
         g->labels = v;
-        g->nlabels = n;
+        g->nlabels = w;
         char src[32];
         int sl = snprintf(src, sizeof src, ":%zu", i);
         g->source = scrape_arena_alloc(a, nl + (size_t)sl + 1);
@@ -318,7 +331,7 @@ static int jlabels(jparser *p, group_builder *gb) {
         if ((rc = jexpect(p, ':'))) return rc;
         jws(p);
         if (!jlit(p, "null") && (rc = jstring(p, &value))) return rc;
-        if (gb_set_label(p->a, gb, name, value)) return FLINT_ENOMEM;
+        if (gb_add_label(p->a, gb, name, value)) return FLINT_ENOMEM;
         jws(p);
         if (p->i < p->n && p->s[p->i] == ',') {
             p->i++;
@@ -426,7 +439,7 @@ static int yaml_group(yu_parser *y, yaml_node_t *n, scrape_arena *a, group_build
                 else if ((rc = yu_get_string(y, lp[k].value, a, &value)) >= 0 && !utf8_valid(value, strlen(value)))
                     rc = yu_error(y, lp[k].value, "%s is not a valid label value", yu_quote(value, q, sizeof q));
                 else if (rc >= 0)
-                    rc = gb_set_label(a, gb, name, value);
+                    rc = gb_add_label(a, gb, name, value);
                 yu_pop(y, o2);
             }
             fl_free(lp);
