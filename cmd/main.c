@@ -2,6 +2,7 @@
  * main.c - the flint binary: dispatches `flint <command> ...`.
  */
 #include "cmd/cmd.h"
+#include "scrape/check.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@ static void usage(FILE *f) {
             "  import openmetrics FILE DIR   backfill blocks from an OpenMetrics file\n"
             "  tsdb analyze DIR              blocks, series, samples, bytes per sample, cardinality\n"
             "  tsdb ls DIR                   list blocks\n"
+            "  check config FILE             validate a prometheus.yml like promtool check config\n"
             "  version                       print the version\n"
             "\n"
             "Run `flint <command> --help` for a command's flags.\n");
@@ -32,6 +34,11 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "server")) return cmd_server(argc - 2, argv + 2);
     if (!strcmp(argv[1], "import")) return cmd_import(argc - 2, argv + 2);
     if (!strcmp(argv[1], "tsdb")) return cmd_tsdb(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "check")) {
+        if (argc == 4 && !strcmp(argv[2], "config")) return scrape_check_config(argv[3], stdout) ? 1 : 0;
+        fprintf(stderr, "usage: flint check config FILE\n\nValidate a Prometheus configuration file like `promtool check config`.\n");
+        return argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) ? 0 : 2;
+    }
     fprintf(stderr, "flint: unknown command %s\n", argv[1]);
     usage(stderr);
     return 2;

@@ -33,6 +33,9 @@ void tsdb_options_default(tsdb_options *o) {
     memset(o, 0, sizeof *o);
     o->retention_ms = TSDB_DEFAULT_RETENTION_MS;
     o->block_range_ms = TSDB_DEFAULT_BLOCK_RANGE_MS;
+    /* every acknowledged commit survives a power cut (docs/format/wal.md);
+     * a scraper commits once per target and interval, so this is cheap */
+    o->wal_sync_commits = true;
 }
 
 static char *path_join(const char *a, const char *b) {

@@ -35,7 +35,7 @@ typedef struct tsdb_options {
     int64_t retention_bytes;    /* size budget over the whole dir incl. WAL; 0 = none */
     int64_t block_range_ms;     /* head cut size, smallest block range (2h) */
     int64_t max_block_ms;       /* largest compacted block; 0 = min(31d, retention/10) */
-    bool wal_sync_commits;      /* fdatasync the WAL on every commit */
+    bool wal_sync_commits;      /* fdatasync the WAL on every commit (default true) */
     uint32_t wal_segment_size;  /* 0 = default */
     bool read_only;             /* no lock, no WAL replay writes, no maintenance */
     bool no_wal;                /* tools that write blocks directly */

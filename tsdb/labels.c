@@ -412,7 +412,7 @@ int matcher_init(matcher *m, match_type type, const char *name, const char *valu
     memcpy(anchored + 4 + vl, ")$", 3);
     int errcode;
     PCRE2_SIZE erroff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)anchored, PCRE2_ZERO_TERMINATED, PCRE2_DOTALL | PCRE2_UTF,
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)anchored, PCRE2_ZERO_TERMINATED, PCRE2_DOTALL | PCRE2_UTF | PCRE2_DOLLAR_ENDONLY,
                                    &errcode, &erroff, NULL);
     fl_free(anchored);
     if (!re) {

@@ -163,6 +163,10 @@ START_TEST(test_labels_matchers) {
     ck_assert(m1(MATCH_RE, "GET|POST", "POST"));
     ck_assert(!m1(MATCH_RE, "GET|POST", "PUT"));
     ck_assert(m1(MATCH_RE, "GET|", ""));
+    /* fully anchored: `$` is the end of the value, not a final newline */
+    ck_assert(!m1(MATCH_RE, "a.?", "a\nb"));
+    ck_assert(!m1(MATCH_RE, "fo+", "foo\n"));
+    ck_assert(m1(MATCH_RE, "fo+\n", "foo\n"));
     /* dot matches newline (Prometheus 3) */
     ck_assert(m1(MATCH_RE, "a.b", "a\nb"));
     ck_assert(m1(MATCH_RE, ".*", ""));
