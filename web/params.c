@@ -202,6 +202,19 @@ int params_time(const char *name, const char *s, int64_t *ms, char *err, size_t 
     return FLINT_EINVAL;
 }
 
+int params_time_param(const char *name, const char *s, int64_t def, int64_t *ms, char *err, size_t errcap) {
+    if (!s || !*s) {
+        *ms = def;
+        return 0;
+    }
+    char inner[512];
+    if (params_time(name, s, ms, inner, sizeof inner) == 0) return 0;
+    /* inner: invalid parameter "<name>": cannot parse ... */
+    const char *why = strstr(inner, "cannot parse");
+    snprintf(err, errcap, "invalid parameter \"%s\": invalid time value for '%s': %s", name, name, why ? why : inner);
+    return FLINT_EINVAL;
+}
+
 int params_duration(const char *name, const char *s, int64_t *ms, char *err, size_t errcap) {
     double d;
     if (parse_float(s, &d)) {

@@ -56,6 +56,11 @@ int url_decode(const char *s, size_t n, char *out, size_t *out_len);
  * returns FLINT_EINVAL and writes `invalid parameter "<name>": cannot
  * parse "<s>" to a valid timestamp` into err. */
 int params_time(const char *name, const char *s, int64_t *ms, char *err, size_t errcap);
+/* Prometheus' parseTimeParam as the API uses it for `time` and the
+ * metadata endpoints' `start`/`end`: an empty or absent value (s NULL or
+ * "") gives def; a bad one fails with `invalid parameter "<name>": invalid
+ * time value for '<name>': cannot parse "<s>" to a valid timestamp`. */
+int params_time_param(const char *name, const char *s, int64_t def, int64_t *ms, char *err, size_t errcap);
 /* Parse a duration: decimal seconds ("15", "0.5") or a Prometheus duration
  * ("15s", "1m0s", "1h30m"). Error text `invalid parameter "<name>":
  * cannot parse "<s>" to a valid duration`. */

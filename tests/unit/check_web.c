@@ -195,6 +195,16 @@ START_TEST(test_web_params_time) {
     ck_assert_str_eq(err, "invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp");
     params_time("start", "", &ms, err, sizeof err);
     ck_assert_str_eq(err, "invalid parameter \"start\": cannot parse \"\" to a valid timestamp");
+    /* parseTimeParam: defaults for empty values, a doubled prefix on errors */
+    ck_assert_int_eq(params_time_param("time", NULL, 77, &ms, err, sizeof err), 0);
+    ck_assert_int_eq(ms, 77);
+    ck_assert_int_eq(params_time_param("end", "", API_MAX_TIME_MS, &ms, err, sizeof err), 0);
+    ck_assert_int_eq(ms, API_MAX_TIME_MS);
+    ck_assert_int_eq(params_time_param("time", "4.5", 77, &ms, err, sizeof err), 0);
+    ck_assert_int_eq(ms, 4500);
+    ck_assert_int_eq(params_time_param("time", "abc", 77, &ms, err, sizeof err), FLINT_EINVAL);
+    ck_assert_str_eq(err, "invalid parameter \"time\": invalid time value for 'time': cannot parse \"abc\" to a "
+                          "valid timestamp");
 }
 END_TEST
 
