@@ -587,7 +587,7 @@ static int h_series(api_req *q, api_resp *r, const char *arg) {
         tsdb_series_set_free(set);
     }
     if (rc == 0) {
-        if (ms.n > 1) qsort(all, n, sizeof *all, cmp_owned);
+        if (ms.n > 1 && n > 1) qsort(all, n, sizeof *all, cmp_owned);
         size_t uniq = 0;
         for (size_t i = 0; i < n; i++) {
             if (uniq && labels_equal(&all[uniq - 1].l, &all[i].l)) {

@@ -232,6 +232,8 @@ def test_series():
     check("series body+query string", len(doc["data"]) == 3 and doc["data"][2]["__name__"] == "weird", body)
     st, doc, raw = get_json("/api/v1/series", {"match[]": "up", "start": "3000", "end": "4000"})
     check("series empty is []", raw == b'{"status":"success","data":[]}', raw)
+    st, doc, raw = get_json("/api/v1/series", {"match[]": ["nope", "nada"]})
+    check("series two match[] empty is []", raw == b'{"status":"success","data":[]}', raw)
     check_error("series no match[]", "/api/v1/series", {}, 400, "bad_data", "no match[] parameter provided")
     check_error("series bad match[]", "/api/v1/series", {"match[]": "up{"}, 400, "bad_data", None)
     st, doc, _ = get_json("/api/v1/series", {"match[]": "up{"})
