@@ -1,15 +1,26 @@
 /*
- * check_web.c - the HTTP API's building blocks: the JSON writer (escaping,
- * Prometheus value and timestamp encoding) and request parameters
- * (URL-encoded pairs, timestamps, durations, Prometheus' error texts).
+ * check_web.c - the HTTP API: the JSON writer (escaping, Prometheus value
+ * and timestamp encoding), request parameters (URL-encoded pairs,
+ * timestamps, durations, Prometheus' error texts), and a server on a free
+ * loopback port answering raw HTTP requests (Grafana's Save & test, shapes,
+ * errors, 404/405). tests/web/api_test.py covers the API end to end.
  */
 #include "storage/err.h"
+#include "testutil.h"
+#include "tsdb/db.h"
+#include "web/api.h"
 #include "web/json.h"
 #include "web/params.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 static const char *out(json_writer *w) {
     static char s[4096];
@@ -230,6 +241,117 @@ START_TEST(test_web_params_duration) {
 }
 END_TEST
 
+/* One HTTP/1.1 request over a fresh connection (10 s timeouts); returns
+ * the status code and copies the body into body. */
+static int http_do(uint16_t port, const char *request, char *body, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    size_t len = strlen(request);
+    ck_assert_int_eq(write(fd, request, len), (ssize_t)len);
+    static char resp[65536];
+    size_t got = 0;
+    for (int reads = 0; reads < 1000 && got < sizeof resp - 1; reads++) {
+        ssize_t n = read(fd, resp + got, sizeof resp - 1 - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    resp[got] = '\0';
+    int status = 0;
+    ck_assert_int_eq(sscanf(resp, "HTTP/1.1 %d", &status), 1);
+    const char *b = strstr(resp, "\r\n\r\n");
+    ck_assert_ptr_nonnull(b);
+    snprintf(body, cap, "%s", b + 4);
+    return status;
+}
+
+START_TEST(test_web_api_requests) {
+    const char *dir = tu_tmpdir();
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, NULL, &db), 0);
+    static const label up[] = {{"__name__", "up"}, {"job", "a"}};
+    labels l = {up, 2};
+    tsdb_appender *app = tsdb_appender_begin(db);
+    uint64_t ref = 0;
+    for (int i = 0; i < 10; i++) ck_assert_int_eq(tsdb_append(app, ref, &l, 1000 * i, i, &ref), 0);
+    ck_assert_int_eq(tsdb_commit(app), 0);
+
+    api_options o;
+    api_options_default(&o);
+    o.listen_address = "127.0.0.1:0";
+    o.db = db;
+    api_server *srv;
+    ck_assert_int_eq(api_server_start(&o, &srv), 0);
+    uint16_t port = api_server_port(srv);
+    ck_assert_uint_gt(port, 0);
+
+    static const struct {
+        const char *req;
+        int status;
+        const char *body;
+    } cases[] = {
+        {"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 18\r\n\r\nquery=1%2B1&time=4",
+         200, "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[4,\"2\"]}}"},
+        {"GET /api/v1/query?query=up&time=5.5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200,
+         "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"up\","
+         "\"job\":\"a\"},\"value\":[5.500,\"5\"]}]}}"},
+        {"GET /api/v1/query_range?query=up&start=0&end=2&step=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+         200,
+         "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"up\","
+         "\"job\":\"a\"},\"values\":[[0,\"0\"],[1,\"1\"],[2,\"2\"]]}]}}"},
+        {"GET /api/v1/label/job/values HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200,
+         "{\"status\":\"success\",\"data\":[\"a\"]}"},
+        {"GET /api/v1/series?match%5B%5D=up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200,
+         "{\"status\":\"success\",\"data\":[{\"__name__\":\"up\",\"job\":\"a\"}]}"},
+        {"GET /api/v1/query?query=up&time=abc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400,
+         "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"time\\\": invalid time "
+         "value for 'time': cannot parse \\\"abc\\\" to a valid timestamp\"}"},
+        {"GET /api/v1/query_range?query=up&start=0&end=11001&step=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+         400,
+         "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"exceeded maximum resolution of 11,000 points "
+         "per timeseries. Try decreasing the query resolution (?step=XX)\"}"},
+        {"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "404 page not found\n"},
+        {"PUT /api/v1/query HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 405,
+         "Method Not Allowed\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[8192];
+        int status = http_do(port, cases[i].req, body, sizeof body);
+        ck_assert_msg(status == cases[i].status, "case %zu: status %d", i, status);
+        ck_assert_msg(strcmp(body, cases[i].body) == 0, "case %zu: %s", i, body);
+    }
+    api_server_stop(srv);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+START_TEST(test_web_api_bad_listen) {
+    api_options o;
+    api_options_default(&o);
+    o.db = (tsdb *)&o; /* never used: the address fails first */
+    api_server *srv = (api_server *)&o;
+    o.listen_address = "127.0.0.1";
+    ck_assert_int_eq(api_server_start(&o, &srv), FLINT_EINVAL);
+    ck_assert_ptr_null(srv);
+    o.listen_address = "127.0.0.1:99999";
+    ck_assert_int_eq(api_server_start(&o, &srv), FLINT_EINVAL);
+    o.listen_address = "no.such.host.invalid:80";
+    ck_assert_int_eq(api_server_start(&o, &srv), FLINT_EINVAL);
+    o.db = NULL;
+    o.listen_address = "127.0.0.1:0";
+    ck_assert_int_eq(api_server_start(&o, &srv), FLINT_EINVAL);
+    api_server_stop(NULL);
+}
+END_TEST
+
 Suite *web_suite(void) {
     Suite *s = suite_create("web");
     TCase *tc = tcase_create("core");
@@ -240,6 +362,9 @@ Suite *web_suite(void) {
     tcase_add_test(tc, test_web_params_parse);
     tcase_add_test(tc, test_web_params_time);
     tcase_add_test(tc, test_web_params_duration);
+    tcase_add_test(tc, test_web_api_requests);
+    tcase_add_test(tc, test_web_api_bad_listen);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
 }
