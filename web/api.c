@@ -671,6 +671,45 @@ static int h_buildinfo(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
+/* Endpoints whose data flint does not keep yet (no metadata store, no rule
+ * evaluation): the empty answers Prometheus gives with nothing loaded, so
+ * Grafana's metric browser and alerting views work. */
+static int h_metadata(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    const char *limit = param(q, "limit");
+    if (limit && *limit) {
+        char *end;
+        strtol(limit, &end, 10);
+        if (*end) return bad_data(r, "limit must be a number");
+    }
+    resp_begin(r);
+    jw_obj_begin(&r->w);
+    jw_obj_end(&r->w);
+    resp_end(r, NULL, 0, NULL);
+    return 0;
+}
+
+static int h_empty_list(api_resp *r, const char *key) {
+    resp_begin(r);
+    jw_obj_begin(&r->w);
+    jw_key(&r->w, key);
+    jw_arr_begin(&r->w);
+    jw_arr_end(&r->w);
+    jw_obj_end(&r->w);
+    resp_end(r, NULL, 0, NULL);
+    return 0;
+}
+
+static int h_rules(api_req *q, api_resp *r, const char *arg) {
+    (void)q, (void)arg;
+    return h_empty_list(r, "groups");
+}
+
+static int h_alerts(api_req *q, api_resp *r, const char *arg) {
+    (void)q, (void)arg;
+    return h_empty_list(r, "alerts");
+}
+
 static int h_healthy(api_req *q, api_resp *r, const char *arg) {
     (void)q, (void)arg;
     resp_text(r, 200, "Flint Server is Healthy.\n");
@@ -697,6 +736,9 @@ static const struct route {
     {"/api/v1/query_exemplars", M_GET | M_POST, h_query_exemplars},
     {"/api/v1/format_query", M_GET | M_POST, h_format_query},
     {"/api/v1/status/buildinfo", M_GET, h_buildinfo},
+    {"/api/v1/metadata", M_GET, h_metadata},
+    {"/api/v1/rules", M_GET, h_rules},
+    {"/api/v1/alerts", M_GET, h_alerts},
     {"/-/healthy", M_GET | M_HEAD, h_healthy},
     {"/-/ready", M_GET | M_HEAD, h_ready},
 };

@@ -249,6 +249,12 @@ def test_misc_endpoints():
     check("buildinfo semver", st == 200 and len(parts) == 3 and all(p.isdigit() for p in parts), raw)
     check("buildinfo >= 2.24", (int(parts[0]), int(parts[1])) >= (2, 24), version)
     check("buildinfo no features", "features" not in doc["data"], raw)
+    for path, want in (("/api/v1/metadata", b'{"status":"success","data":{}}'),
+                       ("/api/v1/rules", b'{"status":"success","data":{"groups":[]}}'),
+                       ("/api/v1/alerts", b'{"status":"success","data":{"alerts":[]}}')):
+        st, _, body = request("GET", path)
+        check(path, st == 200 and body == want, body)
+    check_error("metadata bad limit", "/api/v1/metadata", {"limit": "x"}, 400, "bad_data", "limit must be a number")
     st, doc, raw = get_json("/api/v1/format_query", {"query": "sum(rate(x[5m]))by(job)"})
     check("format_query", doc["data"] == "sum by (job) (rate(x[5m]))", raw)
     check_error("format_query error", "/api/v1/format_query", {"query": "sum("}, 400, "bad_data", None)
