@@ -873,22 +873,22 @@ static enum MHD_Result send_resp(api_req *q, api_resp *r, bool head) {
         resp_error(r, "internal", "out of memory while writing the response");
         if (r->w.err) return MHD_NO;
     }
+    /* The body leaves the writer here: MHD frees it (or we do on failure). */
     uint8_t *body = r->w.buf.data;
     size_t len = r->w.buf.len;
+    r->w.buf.data = NULL;
+    r->w.buf.len = r->w.buf.cap = 0;
     bool gz = false;
     if (len > 0 && accepts_gzip(q->conn)) {
         uint8_t *z;
         size_t zlen;
-        if (gzip_buf(body, len, &z, &zlen) == 0) {
-            fl_buf_free(&r->w.buf);
+        if (gzip_buf(body, len, &z, &zlen) == 0) { /* else send it plain */
+            fl_free(body);
             body = z;
             len = zlen;
             gz = true;
         }
-    } else {
-        r->w.buf.data = NULL; /* handed to MHD below */
     }
-    if (gz) r->w.buf.data = NULL;
     struct MHD_Response *resp;
     if (head) {
         fl_free(body);
