@@ -14,20 +14,25 @@
 #include "query/parse.h"
 #include "storage/alloc.h"
 #include "storage/err.h"
+#include "storage/log.h"
 #include "web/json.h"
 #include "web/params.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* Prometheus' limit on points per series in a range query. */
@@ -381,6 +386,68 @@ static void finish_query(api_resp *r, pql_result *res, int rc) {
     resp_end(r, res->annotations, res->nannotations, NULL);
 }
 
+/* ---- cancelling queries whose client went away -------------------------------
+ * The connection's thread is busy evaluating, so a small watcher thread
+ * polls the socket for the peer's hang-up and raises the engine's cancel
+ * flag (as Go's server cancels a request's context). A pipe stops the
+ * watcher when the query ends. Without a watcher (no fd, no thread) the
+ * query simply runs to its end. */
+
+typedef struct disconnect_watch {
+    int fd;
+    int wake[2];
+    volatile int canceled;
+    pthread_t thread;
+    bool running;
+} disconnect_watch;
+
+static void *watch_main(void *arg) {
+    disconnect_watch *w = arg;
+    struct pollfd p[2] = {{w->fd, POLLRDHUP, 0}, {w->wake[0], POLLIN, 0}};
+    for (;;) { /* ends on the wake pipe, a hang-up or an error */
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || p[1].revents) break;
+        if (p[0].revents) {
+            w->canceled = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void watch_start(disconnect_watch *w, struct MHD_Connection *conn) {
+    memset(w, 0, sizeof *w);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci || ci->connect_fd < 0 || pipe2(w->wake, O_CLOEXEC)) return;
+    w->fd = ci->connect_fd;
+    if (pthread_create(&w->thread, NULL, watch_main, w)) {
+        close(w->wake[0]);
+        close(w->wake[1]);
+        return;
+    }
+    w->running = true;
+    pql_set_cancel_flag(&w->canceled);
+}
+
+/* Stop watching; true when the client hung up. */
+static bool watch_stop(disconnect_watch *w) {
+    if (!w->running) return false;
+    pql_set_cancel_flag(NULL);
+    ssize_t n;
+    do n = write(w->wake[1], "x", 1); while (n < 0 && errno == EINTR);
+    pthread_join(w->thread, NULL);
+    close(w->wake[0]);
+    close(w->wake[1]);
+    w->running = false;
+    return w->canceled != 0;
+}
+
+static void log_if_canceled(bool client_gone, int rc, const pql_result *res) {
+    if (client_gone && rc && res->errtype == PQL_ERR_CANCELED)
+        flint_log(FLINT_LOG_INFO, "web", "query canceled: the client went away", NULL);
+}
+
 /* ---- handlers --------------------------------------------------------------- */
 
 typedef int (*api_handler)(api_req *q, api_resp *r, const char *arg);
@@ -398,7 +465,10 @@ static int h_query(api_req *q, api_resp *r, const char *arg) {
     ast_node *tree;
     if (parse_query(q, r, &tree) == 0) {
         pql_result res;
+        disconnect_watch w;
+        watch_start(&w, q->conn);
         int rc = pql_exec_instant(e, q->srv->db, tree, t, &res);
+        log_if_canceled(watch_stop(&w), rc, &res);
         if (rc == 0 && limit && res.type == PQL_TYPE_VECTOR && res.nvector > limit) res.nvector = limit;
         finish_query(r, &res, rc);
         pql_result_free(&res);
@@ -441,7 +511,10 @@ static int h_query_range(api_req *q, api_resp *r, const char *arg) {
                      pql_type_name(tree->type));
             rc = FLINT_EINVAL;
         } else {
+            disconnect_watch w;
+            watch_start(&w, q->conn);
             rc = pql_exec_range(e, q->srv->db, tree, start, end, step, &res);
+            log_if_canceled(watch_stop(&w), rc, &res);
         }
         if (rc == 0 && limit && res.nmatrix > limit) res.nmatrix = limit;
         finish_query(r, &res, rc);

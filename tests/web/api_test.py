@@ -23,6 +23,7 @@ import urllib.parse
 
 TIMEOUT = 20  # seconds per request
 PORT = None
+SERVER = None  # the apiserver process; its stderr is the server log
 RESULTS = {"pass": 0, "fail": 0}
 
 
@@ -295,6 +296,27 @@ def test_big_body():
     check("alive after 413", st == 200, st)
 
 
+def test_cancel_on_disconnect():
+    # a client that hangs up mid-query gets its query cancelled (logged)
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=TIMEOUT)
+    c.request("GET", "/api/v1/query?" + urllib.parse.urlencode(
+        {"query": "count_over_time(up[1d:1ms])", "time": "1500"}))
+    time.sleep(0.3)
+    c.close()
+    found = False
+    deadline = time.monotonic() + 8  # the server's own timeout is 10 s
+    while not found and time.monotonic() < deadline:
+        ready, _, _ = select.select([SERVER.stderr], [], [], 0.5)
+        if ready:
+            line = SERVER.stderr.readline()
+            found = b"query canceled: the client went away" in line
+            if not line:
+                break
+    check("cancel on disconnect", found)
+    st, _, _ = request("GET", "/-/healthy")
+    check("alive after cancel", st == 200, st)
+
+
 def test_concurrent():
     # several connections at once, each its own thread on the server
     conns = []
@@ -311,9 +333,10 @@ def test_concurrent():
 
 
 def main():
-    global PORT
+    global PORT, SERVER
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/apiserver"
-    proc = subprocess.Popen([binary, "127.0.0.1:0"], stdout=subprocess.PIPE)
+    proc = subprocess.Popen([binary, "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    SERVER = proc
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 30)
         line = proc.stdout.readline().decode() if ready else ""
@@ -337,7 +360,11 @@ def main():
             proc.kill()
             proc.wait()
             rc = None
+        rest = proc.stderr.read()
+        if rest.strip():
+            sys.stderr.write(rest.decode(errors="replace"))
         proc.stdout.close()
+        proc.stderr.close()
     check("clean shutdown", rc == 0, rc)
     print("web api: %d passed, %d failed" % (RESULTS["pass"], RESULTS["fail"]))
     return 0 if RESULTS["fail"] == 0 else 1
