@@ -1104,6 +1104,9 @@ int api_server_start(const api_options *opts, api_server **out) {
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_CONNECTION_LIMIT,
                                  (unsigned)(opts->max_connections ? opts->max_connections : 512),
+                                 /* request line + headers: room for long PromQL in GET
+                                  * URLs (libmicrohttpd's default of 32 KiB answers 414) */
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(512u << 10),
                                  MHD_OPTION_CONNECTION_TIMEOUT,
                                  (unsigned)(opts->idle_timeout_s ? opts->idle_timeout_s : 300),
                                  MHD_OPTION_END);

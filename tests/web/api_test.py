@@ -317,6 +317,13 @@ def test_cancel_on_disconnect():
     check("alive after cancel", st == 200, st)
 
 
+def test_long_get():
+    # a ~100 KB query in a GET URL (Grafana POSTs; curl users may not)
+    query = "count(up) # " + "x" * 100000
+    st, doc, raw = get_json("/api/v1/query", {"query": query, "time": "1500"})
+    check("long GET", st == 200 and doc["data"]["result"] == [{"metric": {}, "value": [1500, "2"]}], raw[:200])
+
+
 def test_concurrent():
     # several connections at once, each its own thread on the server
     conns = []
