@@ -376,14 +376,14 @@ static int parse_query(const api_req *q, api_resp *r, ast_node **tree) {
     return 0;
 }
 
-static void finish_query(api_resp *r, pql_result *res, int rc) {
+static void finish_query(api_resp *r, pql_result *res, int rc, bool truncated) {
     if (rc) {
         resp_error(r, errtype_name(res->errtype), res->error[0] ? res->error : flint_strerror(rc));
         return;
     }
     resp_begin(r);
     write_result(&r->w, res);
-    resp_end(r, res->annotations, res->nannotations, NULL);
+    resp_end(r, res->annotations, res->nannotations, truncated ? "results truncated due to limit" : NULL);
 }
 
 /* ---- cancelling queries whose client went away -------------------------------
@@ -469,8 +469,9 @@ static int h_query(api_req *q, api_resp *r, const char *arg) {
         watch_start(&w, q->conn);
         int rc = pql_exec_instant(e, q->srv->db, tree, t, &res);
         log_if_canceled(watch_stop(&w), rc, &res);
-        if (rc == 0 && limit && res.type == PQL_TYPE_VECTOR && res.nvector > limit) res.nvector = limit;
-        finish_query(r, &res, rc);
+        bool truncated = rc == 0 && limit && res.type == PQL_TYPE_VECTOR && res.nvector > limit;
+        if (truncated) res.nvector = limit;
+        finish_query(r, &res, rc, truncated);
         pql_result_free(&res);
         ast_free(tree);
     }
@@ -516,8 +517,9 @@ static int h_query_range(api_req *q, api_resp *r, const char *arg) {
             rc = pql_exec_range(e, q->srv->db, tree, start, end, step, &res);
             log_if_canceled(watch_stop(&w), rc, &res);
         }
-        if (rc == 0 && limit && res.nmatrix > limit) res.nmatrix = limit;
-        finish_query(r, &res, rc);
+        bool truncated = rc == 0 && limit && res.nmatrix > limit;
+        if (truncated) res.nmatrix = limit;
+        finish_query(r, &res, rc, truncated);
         pql_result_free(&res);
         ast_free(tree);
     }

@@ -114,6 +114,11 @@ def test_instant_vector():
     check("string result", doc["data"] == {"resultType": "string", "result": [2, "hello"]}, doc)
     st, doc, _ = get_json("/api/v1/query", {"query": "nothing_here", "time": "1500"})
     check("empty vector is []", doc["data"]["result"] == [], doc)
+    st, doc, _ = get_json("/api/v1/query", {"query": "up", "time": "1500", "limit": "1"})
+    check("query limit", len(doc["data"]["result"]) == 1 and doc.get("warnings") ==
+          ["results truncated due to limit"], doc)
+    check_error("query bad limit", "/api/v1/query", {"query": "up", "limit": "-1"}, 400, "bad_data",
+                'invalid parameter "limit": limit must be non-negative')
     # an info annotation travels as "infos"
     st, doc, _ = get_json("/api/v1/query", {"query": "rate(up[1m])", "time": "1500"})
     check("infos", st == 200 and len(doc.get("infos", [])) == 1 and "warnings" not in doc, doc)
