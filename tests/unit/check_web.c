@@ -1,0 +1,370 @@
+/*
+ * check_web.c - the HTTP API: the JSON writer (escaping, Prometheus value
+ * and timestamp encoding), request parameters (URL-encoded pairs,
+ * timestamps, durations, Prometheus' error texts), and a server on a free
+ * loopback port answering raw HTTP requests (Grafana's Save & test, shapes,
+ * errors, 404/405). tests/web/api_test.py covers the API end to end.
+ */
+#include "storage/err.h"
+#include "testutil.h"
+#include "tsdb/db.h"
+#include "web/api.h"
+#include "web/json.h"
+#include "web/params.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char *out(json_writer *w) {
+    static char s[4096];
+    ck_assert_int_eq(w->err, 0);
+    ck_assert_uint_lt(w->buf.len, sizeof s);
+    memcpy(s, w->buf.data, w->buf.len);
+    s[w->buf.len] = '\0';
+    return s;
+}
+
+START_TEST(test_web_json_float) {
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {0, "0"}, {1, "1"}, {2, "2"}, {-1, "-1"}, {0.1, "0.1"}, {1.5, "1.5"},
+        {123456.789, "123456.789"}, {1e21, "1000000000000000000000"}, {1e-7, "0.0000001"},
+        {0.3, "0.3"}, {1.0 / 3, "0.3333333333333333"}, {100, "100"}, {1234567890123, "1234567890123"},
+        {NAN, "NaN"}, {INFINITY, "+Inf"}, {-INFINITY, "-Inf"}, {-0.0, "-0"}, {0.000123, "0.000123"},
+        {9007199254740993.0, "9007199254740992"}, {1435781451.781, "1435781451.781"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[512];
+        json_format_float(cases[i].v, buf, sizeof buf);
+        ck_assert_msg(strcmp(buf, cases[i].s) == 0, "%.17g: got %s want %s", cases[i].v, buf, cases[i].s);
+    }
+    /* the extremes: 0.<323 zeros>5 and 17976931348623157<292 zeros> */
+    char buf[512], want[512];
+    json_format_float(5e-324, buf, sizeof buf);
+    memset(want, '0', sizeof want);
+    want[1] = '.', want[325] = '5', want[326] = '\0';
+    ck_assert_str_eq(buf, want);
+    json_format_float(1.7976931348623157e308, buf, sizeof buf);
+    memset(want, '0', sizeof want);
+    memcpy(want, "17976931348623157", 17);
+    want[309] = '\0';
+    ck_assert_str_eq(buf, want);
+}
+END_TEST
+
+START_TEST(test_web_json_timestamp) {
+    static const struct {
+        int64_t ms;
+        const char *s;
+    } cases[] = {{4000, "4"},          {0, "0"},        {1500, "1.500"},     {1435781451781, "1435781451.781"},
+                 {1001, "1.001"},      {1010, "1.010"}, {-1, "-0.001"},     {-1500, "-1.500"},
+                 {1435781451000, "1435781451"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_writer w;
+        jw_init(&w);
+        jw_timestamp(&w, cases[i].ms);
+        ck_assert_str_eq(out(&w), cases[i].s);
+        jw_free(&w);
+    }
+}
+END_TEST
+
+START_TEST(test_web_json_structure) {
+    json_writer w;
+    jw_init(&w);
+    jw_obj_begin(&w);
+    jw_key(&w, "status");
+    jw_cstr(&w, "success");
+    jw_key(&w, "data");
+    jw_obj_begin(&w);
+    jw_key(&w, "resultType");
+    jw_cstr(&w, "scalar");
+    jw_key(&w, "result");
+    jw_arr_begin(&w);
+    jw_timestamp(&w, 4000);
+    jw_value(&w, 2);
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    jw_key(&w, "empty");
+    jw_arr_begin(&w);
+    jw_arr_end(&w);
+    jw_key(&w, "n");
+    jw_int(&w, -42);
+    jw_key(&w, "b");
+    jw_bool(&w, true);
+    jw_key(&w, "z");
+    jw_null(&w);
+    jw_obj_end(&w);
+    ck_assert_str_eq(out(&w), "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[4,\"2\"]},"
+                              "\"empty\":[],\"n\":-42,\"b\":true,\"z\":null}");
+    jw_reset(&w);
+    jw_arr_begin(&w);
+    jw_arr_begin(&w);
+    jw_arr_end(&w);
+    jw_obj_begin(&w);
+    jw_obj_end(&w);
+    jw_arr_end(&w);
+    ck_assert_str_eq(out(&w), "[[],{}]");
+    jw_free(&w);
+}
+END_TEST
+
+START_TEST(test_web_json_escape) {
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *want;
+    } cases[] = {
+        {"plain", 5, "\"plain\""},
+        {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
+        {"\n\r\t", 3, "\"\\n\\r\\t\""},
+        {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
+        {"<a&b>", 5, "\"\\u003ca\\u0026b\\u003e\""},
+        {"h\xc3\xa9", 3, "\"h\xc3\xa9\""},
+        {"\xff", 1, "\"\xef\xbf\xbd\""},
+        {"\xe2\x80\xa8", 3, "\"\\u2028\""},
+        {"a\0b", 3, "\"a\\u0000b\""},
+        {"\xc3", 1, "\"\xef\xbf\xbd\""},
+        {"\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_writer w;
+        jw_init(&w);
+        jw_str(&w, cases[i].in, cases[i].n);
+        ck_assert_msg(strcmp(out(&w), cases[i].want) == 0, "case %zu: %s", i, out(&w));
+        jw_free(&w);
+    }
+}
+END_TEST
+
+START_TEST(test_web_params_parse) {
+    api_params p;
+    params_init(&p);
+    const char *q = "query=1%2B1&time=4&match[]=up&match%5B%5D=%7Bjob%3D%22a+b%22%7D&&flag&empty=";
+    ck_assert_int_eq(params_parse(&p, q, strlen(q)), 0);
+    ck_assert_str_eq(params_get(&p, "query"), "1+1");
+    ck_assert_str_eq(params_get(&p, "time"), "4");
+    ck_assert_uint_eq(params_count(&p, "match[]"), 2);
+    ck_assert_str_eq(params_get_nth(&p, "match[]", 0), "up");
+    ck_assert_str_eq(params_get_nth(&p, "match[]", 1), "{job=\"a b\"}");
+    ck_assert_ptr_null(params_get_nth(&p, "match[]", 2));
+    ck_assert_str_eq(params_get(&p, "flag"), "");
+    ck_assert_str_eq(params_get(&p, "empty"), "");
+    ck_assert_ptr_null(params_get(&p, "nope"));
+    /* a second source (the URL after a POST body) appends */
+    ck_assert_int_eq(params_parse(&p, "query=x", 7), 0);
+    ck_assert_str_eq(params_get(&p, "query"), "1+1");
+    ck_assert_uint_eq(params_count(&p, "query"), 2);
+    ck_assert_int_eq(params_parse(&p, "a=%zz", 5), FLINT_EINVAL);
+    ck_assert_int_eq(params_parse(&p, "a=%4", 4), FLINT_EINVAL);
+    ck_assert_int_eq(params_parse(&p, "a=%", 3), FLINT_EINVAL);
+    params_free(&p);
+    params_free(&p);
+}
+END_TEST
+
+START_TEST(test_web_params_time) {
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ok[] = {{"4", 4000},
+              {"0", 0},
+              {"1435781451.781", 1435781451781},
+              {"1435781451.7815", 1435781451782},
+              {"-1.5", -1500},
+              {"1e3", 1000000},
+              {"2015-07-01T20:10:51.781Z", 1435781451781},
+              {"2015-07-01T20:10:51Z", 1435781451000},
+              {"2015-07-01T22:10:51.781+02:00", 1435781451781},
+              {"2015-07-01T19:10:51.781123456-01:00", 1435781451781},
+              {"1970-01-01T00:00:00Z", 0},
+              {"2024-02-29T00:00:00Z", 1709164800000}};
+    char err[256];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t ms = -7;
+        ck_assert_msg(params_time("time", ok[i].in, &ms, err, sizeof err) == 0, "%s", ok[i].in);
+        ck_assert_msg(ms == ok[i].ms, "%s: %lld", ok[i].in, (long long)ms);
+    }
+    static const char *bad[] = {"abc", "", " 4", "4 ", "2015-07-01", "2015-07-01T20:10:51",
+                                "2015-13-01T20:10:51Z", "2023-02-29T00:00:00Z", "NaN", "Inf",
+                                "2015-07-01T20:10:51.Z", "2015-07-01t20:10:51Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms;
+        ck_assert_msg(params_time("time", bad[i], &ms, err, sizeof err) == FLINT_EINVAL, "%s", bad[i]);
+    }
+    int64_t ms;
+    params_time("time", "abc", &ms, err, sizeof err);
+    ck_assert_str_eq(err, "invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp");
+    params_time("start", "", &ms, err, sizeof err);
+    ck_assert_str_eq(err, "invalid parameter \"start\": cannot parse \"\" to a valid timestamp");
+    /* parseTimeParam: defaults for empty values, a doubled prefix on errors */
+    ck_assert_int_eq(params_time_param("time", NULL, 77, &ms, err, sizeof err), 0);
+    ck_assert_int_eq(ms, 77);
+    ck_assert_int_eq(params_time_param("end", "", API_MAX_TIME_MS, &ms, err, sizeof err), 0);
+    ck_assert_int_eq(ms, API_MAX_TIME_MS);
+    ck_assert_int_eq(params_time_param("time", "4.5", 77, &ms, err, sizeof err), 0);
+    ck_assert_int_eq(ms, 4500);
+    ck_assert_int_eq(params_time_param("time", "abc", 77, &ms, err, sizeof err), FLINT_EINVAL);
+    ck_assert_str_eq(err, "invalid parameter \"time\": invalid time value for 'time': cannot parse \"abc\" to a "
+                          "valid timestamp");
+}
+END_TEST
+
+START_TEST(test_web_params_duration) {
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ok[] = {{"15", 15000}, {"0.5", 500}, {"15s", 15000}, {"1m0s", 60000}, {"1h30m", 5400000},
+              {"4m0s", 240000}, {"100ms", 100}, {"0", 0}, {"-5", -5000}};
+    char err[256];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t ms = -7;
+        ck_assert_msg(params_duration("step", ok[i].in, &ms, err, sizeof err) == 0, "%s", ok[i].in);
+        ck_assert_msg(ms == ok[i].ms, "%s: %lld", ok[i].in, (long long)ms);
+    }
+    int64_t ms;
+    ck_assert_int_eq(params_duration("step", "abc", &ms, err, sizeof err), FLINT_EINVAL);
+    ck_assert_str_eq(err, "invalid parameter \"step\": cannot parse \"abc\" to a valid duration");
+    ck_assert_int_eq(params_duration("step", "1e300", &ms, err, sizeof err), FLINT_EINVAL);
+    ck_assert_str_eq(err, "invalid parameter \"step\": cannot parse \"1e300\" to a valid duration. It overflows int64");
+    ck_assert_int_eq(params_duration("timeout", "", &ms, err, sizeof err), FLINT_EINVAL);
+    ck_assert_int_eq(params_duration("timeout", "1x", &ms, err, sizeof err), FLINT_EINVAL);
+}
+END_TEST
+
+/* One HTTP/1.1 request over a fresh connection (10 s timeouts); returns
+ * the status code and copies the body into body. */
+static int http_do(uint16_t port, const char *request, char *body, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    size_t len = strlen(request);
+    ck_assert_int_eq(write(fd, request, len), (ssize_t)len);
+    static char resp[65536];
+    size_t got = 0;
+    for (int reads = 0; reads < 1000 && got < sizeof resp - 1; reads++) {
+        ssize_t n = read(fd, resp + got, sizeof resp - 1 - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    resp[got] = '\0';
+    int status = 0;
+    ck_assert_int_eq(sscanf(resp, "HTTP/1.1 %d", &status), 1);
+    const char *b = strstr(resp, "\r\n\r\n");
+    ck_assert_ptr_nonnull(b);
+    snprintf(body, cap, "%s", b + 4);
+    return status;
+}
+
+START_TEST(test_web_api_requests) {
+    const char *dir = tu_tmpdir();
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, NULL, &db), 0);
+    static const label up[] = {{"__name__", "up"}, {"job", "a"}};
+    labels l = {up, 2};
+    tsdb_appender *app = tsdb_appender_begin(db);
+    uint64_t ref = 0;
+    for (int i = 0; i < 10; i++) ck_assert_int_eq(tsdb_append(app, ref, &l, 1000 * i, i, &ref), 0);
+    ck_assert_int_eq(tsdb_commit(app), 0);
+
+    api_options o;
+    api_options_default(&o);
+    o.listen_address = "127.0.0.1:0";
+    o.db = db;
+    api_server *srv;
+    ck_assert_int_eq(api_server_start(&o, &srv), 0);
+    uint16_t port = api_server_port(srv);
+    ck_assert_uint_gt(port, 0);
+
+    static const struct {
+        const char *req;
+        int status;
+        const char *body;
+    } cases[] = {
+        {"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 18\r\n\r\nquery=1%2B1&time=4",
+         200, "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[4,\"2\"]}}"},
+        {"GET /api/v1/query?query=up&time=5.5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200,
+         "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"__name__\":\"up\","
+         "\"job\":\"a\"},\"value\":[5.500,\"5\"]}]}}"},
+        {"GET /api/v1/query_range?query=up&start=0&end=2&step=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+         200,
+         "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"up\","
+         "\"job\":\"a\"},\"values\":[[0,\"0\"],[1,\"1\"],[2,\"2\"]]}]}}"},
+        {"GET /api/v1/label/job/values HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200,
+         "{\"status\":\"success\",\"data\":[\"a\"]}"},
+        {"GET /api/v1/series?match%5B%5D=up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200,
+         "{\"status\":\"success\",\"data\":[{\"__name__\":\"up\",\"job\":\"a\"}]}"},
+        {"GET /api/v1/query?query=up&time=abc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400,
+         "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"time\\\": invalid time "
+         "value for 'time': cannot parse \\\"abc\\\" to a valid timestamp\"}"},
+        {"GET /api/v1/query_range?query=up&start=0&end=11001&step=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+         400,
+         "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"exceeded maximum resolution of 11,000 points "
+         "per timeseries. Try decreasing the query resolution (?step=XX)\"}"},
+        {"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "404 page not found\n"},
+        {"PUT /api/v1/query HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 405,
+         "Method Not Allowed\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[8192];
+        int status = http_do(port, cases[i].req, body, sizeof body);
+        ck_assert_msg(status == cases[i].status, "case %zu: status %d", i, status);
+        ck_assert_msg(strcmp(body, cases[i].body) == 0, "case %zu: %s", i, body);
+    }
+    api_server_stop(srv);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+START_TEST(test_web_api_bad_listen) {
+    api_options o;
+    api_options_default(&o);
+    o.db = (tsdb *)&o; /* never used: the address fails first */
+    api_server *srv = (api_server *)&o;
+    o.listen_address = "127.0.0.1";
+    ck_assert_int_eq(api_server_start(&o, &srv), FLINT_EINVAL);
+    ck_assert_ptr_null(srv);
+    o.listen_address = "127.0.0.1:99999";
+    ck_assert_int_eq(api_server_start(&o, &srv), FLINT_EINVAL);
+    o.listen_address = "no.such.host.invalid:80";
+    ck_assert_int_eq(api_server_start(&o, &srv), FLINT_EINVAL);
+    o.db = NULL;
+    o.listen_address = "127.0.0.1:0";
+    ck_assert_int_eq(api_server_start(&o, &srv), FLINT_EINVAL);
+    api_server_stop(NULL);
+}
+END_TEST
+
+Suite *web_suite(void) {
+    Suite *s = suite_create("web");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_web_json_float);
+    tcase_add_test(tc, test_web_json_timestamp);
+    tcase_add_test(tc, test_web_json_structure);
+    tcase_add_test(tc, test_web_json_escape);
+    tcase_add_test(tc, test_web_params_parse);
+    tcase_add_test(tc, test_web_params_time);
+    tcase_add_test(tc, test_web_params_duration);
+    tcase_add_test(tc, test_web_api_requests);
+    tcase_add_test(tc, test_web_api_bad_listen);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,60 @@
+/*
+ * api.h - the Prometheus HTTP API served with libmicrohttpd: instant and
+ * range queries, label names and values, series, exemplars (empty),
+ * build info, format_query, and the /-/healthy and /-/ready probes, with
+ * Prometheus' envelope, error types, status codes and value encoding, so
+ * Grafana's Prometheus data source and curl work against flint.
+ *
+ *   api_options o;
+ *   api_options_default(&o);
+ *   o.listen_address = "127.0.0.1:9090";
+ *   o.db = db;
+ *   api_server *srv;
+ *   if (api_server_start(&o, &srv) != 0) ... flint_errmsg() ...
+ *   ...
+ *   api_server_stop(srv);
+ *
+ * Called by cmd/server.c; reads only through query/engine.h and the
+ * querier of tsdb/db.h. Each connection is served by its own thread
+ * (libmicrohttpd's thread per connection), so a slow query never holds up
+ * a probe; max_connections bounds the threads.
+ */
+#ifndef FLINT_WEB_API_H
+#define FLINT_WEB_API_H
+
+#include "query/engine.h"
+#include "tsdb/db.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The Prometheus version flint answers /api/v1/status/buildinfo with:
+ * Grafana turns features on by it (>= 2.24 for label values with match[]). */
+#define API_COMPAT_VERSION "3.5.0"
+
+typedef struct api_options {
+    /* "host:port", "[v6addr]:port" or ":port" (all IPv4 interfaces);
+     * port 0 picks a free port (see api_server_port). */
+    const char *listen_address;
+    tsdb *db;                     /* borrowed; must outlive the server */
+    pql_engine_opts engine;       /* query limits; zero fields = defaults */
+    const char *version;          /* buildinfo version; NULL = API_COMPAT_VERSION */
+    const char *revision;         /* buildinfo revision; NULL = "" */
+    unsigned max_connections;     /* 0 = 512 */
+    unsigned idle_timeout_s;      /* idle connection timeout; 0 = 300 */
+    size_t max_body_bytes;        /* largest POST body; 0 = 8 MiB */
+} api_options;
+
+void api_options_default(api_options *o);
+
+typedef struct api_server api_server;
+
+/* Bind and start serving. Returns 0, FLINT_EINVAL (bad listen address or
+ * options), FLINT_EIO (cannot listen; message says why) or FLINT_ENOMEM. */
+int api_server_start(const api_options *opts, api_server **out);
+/* The TCP port actually bound. */
+uint16_t api_server_port(const api_server *s);
+/* Stop accepting, wait for the connection threads, free. NULL is a no-op. */
+void api_server_stop(api_server *s);
+
+#endif
