@@ -177,7 +177,7 @@ $(BUILD)/crashwriter: $(OBJ)/tests/crash/crashwriter.o $(BUILD)/libflint.a
 
 # The whole suite; the last lines are the totals of every Check run.
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory flint $(BUILD)/check_flint $(BUILD)/crashwriter $(BUILD)/promql-runner
+	$(Q)$(MAKE) --no-print-directory flint $(BUILD)/check_flint $(BUILD)/crashwriter $(BUILD)/promql-runner $(BUILD)/apiserver
 	$(Q)scripts/test.sh
 
 bench: deps-bench flint
@@ -211,3 +211,13 @@ conformance: $(BUILD)/promql-runner
 	$(Q)$(BUILD)/promql-runner --floor $$(cat tests/promql/FLOOR)
 
 .PHONY: conformance
+
+# --- HTTP API end-to-end test: tests/web/apiserver.c + tests/web/api_test.py ---
+$(BUILD)/apiserver: $(OBJ)/tests/web/apiserver.o $(BUILD)/libflint.a
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+webtest: $(BUILD)/apiserver
+	$(Q)timeout 300 python3 tests/web/api_test.py $(BUILD)/apiserver
+
+.PHONY: webtest

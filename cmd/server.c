@@ -13,9 +13,11 @@
 #include "storage/log.h"
 #include "storage/units.h"
 #include "tsdb/db.h"
+#include "web/api.h"
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,6 +64,30 @@ int cmd_logging(const flag_set *fs) {
     return 0;
 }
 
+/* --query.* flags into the engine options the HTTP API runs queries with. */
+static int engine_options(const flag_set *fs, pql_engine_opts *eo) {
+    memset(eo, 0, sizeof *eo);
+    const char *to = flag_str(fs, "query.timeout");
+    if (duration_parse(to, strlen(to), &eo->timeout_ms) || eo->timeout_ms <= 0) {
+        fprintf(stderr, "error: --query.timeout: a positive duration like 2m is required\n");
+        return -1;
+    }
+    const char *lb = flag_str(fs, "query.lookback-delta");
+    if (duration_parse(lb, strlen(lb), &eo->lookback_ms) || eo->lookback_ms <= 0) {
+        fprintf(stderr, "error: --query.lookback-delta: a positive duration like 5m is required\n");
+        return -1;
+    }
+    const char *ms = flag_str(fs, "query.max-samples");
+    char *end;
+    long long n = strtoll(ms, &end, 10);
+    if (!*ms || *end || n <= 0) {
+        fprintf(stderr, "error: --query.max-samples: a positive integer is required\n");
+        return -1;
+    }
+    eo->max_samples = n;
+    return 0;
+}
+
 int cmd_server(int argc, char **argv) {
     flag_def defs[] = {
         {"config.file", FLAG_STRING, "", "Prometheus configuration file (default: the embedded self-scrape config)", 0, 0},
@@ -69,6 +95,9 @@ int cmd_server(int argc, char **argv) {
         {"storage.tsdb.retention.time", FLAG_STRING, "15d", "how long to retain samples", 0, 0},
         {"storage.tsdb.retention.size", FLAG_STRING, "0", "maximum bytes of storage (units B KB MB GB TB PB); 0 = no limit", 0, 0},
         {"web.listen-address", FLAG_STRING, "0.0.0.0:9090", "address to listen on for the UI and API", 0, 0},
+        {"query.timeout", FLAG_STRING, "2m", "maximum time a query may take before being aborted", 0, 0},
+        {"query.max-samples", FLAG_STRING, "50000000", "maximum number of samples a single query can load into memory", 0, 0},
+        {"query.lookback-delta", FLAG_STRING, "5m", "how far back to look for samples of an instant selector", 0, 0},
         {"log.level", FLAG_STRING, "info", "debug, info, warn or error", 0, 0},
         {"log.format", FLAG_STRING, "logfmt", "logfmt or json", 0, 0},
     };
@@ -85,6 +114,9 @@ int cmd_server(int argc, char **argv) {
     if (cmd_logging(&fs)) return 2;
     tsdb_options o;
     if (cmd_db_options(&fs, &o)) return 2;
+    api_options ao;
+    api_options_default(&ao);
+    if (engine_options(&fs, &ao.engine)) return 2;
     const char *path = flag_str(&fs, "storage.tsdb.path");
     flint_log(FLINT_LOG_INFO, "main", "starting flint", "version=%s storage=%s", FLINT_VERSION, path);
     tsdb *db;
@@ -93,8 +125,19 @@ int cmd_server(int argc, char **argv) {
         return 1;
     }
     const char *cfg = flag_str(&fs, "config.file");
-    flint_log(FLINT_LOG_WARN, "main", "scraping and the HTTP API are not in this build yet (issues 3 and 5)",
-              "config=\"%s\" listen=%s", *cfg ? cfg : "(embedded)", flag_str(&fs, "web.listen-address"));
+    flint_log(FLINT_LOG_WARN, "main", "scraping is not in this build yet (issue 3)", "config=\"%s\"",
+              *cfg ? cfg : "(embedded)");
+    ao.listen_address = flag_str(&fs, "web.listen-address");
+    ao.db = db;
+    ao.version = FLINT_VERSION; /* semver: Grafana reads it */
+    api_server *api;
+    if (api_server_start(&ao, &api)) {
+        flint_log(FLINT_LOG_ERROR, "web", "starting the HTTP API failed", "err=\"%s\"", flint_errmsg());
+        tsdb_close(db);
+        return 1;
+    }
+    flint_log(FLINT_LOG_INFO, "web", "listening", "address=%s port=%u", ao.listen_address,
+              (unsigned)api_server_port(api));
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -112,6 +155,7 @@ int cmd_server(int argc, char **argv) {
         }
     }
     flint_log(FLINT_LOG_INFO, "main", "received termination signal, shutting down", NULL);
+    api_server_stop(api); /* waits for in-flight queries before the DB closes */
     tsdb_close(db);
     flint_log(FLINT_LOG_INFO, "main", "see you next time", NULL);
     return 0;

@@ -3,7 +3,8 @@
 #
 #   1. Check unit suites (normal build)
 #   2. PromQL conformance (Prometheus' test files, floor in tests/promql/FLOOR)
-#   3. command-line tests (import, tsdb ls/analyze, error messages)
+#   3. command-line tests (import, tsdb ls/analyze, error messages) and the
+#      HTTP API end-to-end test (tests/web/api_test.py)
 #   4. crash test: SIGKILLed writer, reopen, every acknowledged sample present
 #   5. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
 #   6. Check unit suites again under AddressSanitizer + UBSan
@@ -49,6 +50,9 @@ if [ -x build/promql-runner ]; then
         echo "conformance-floor: 1 passed, 0 failed"; else echo "conformance-floor: 0 passed, 1 failed"; exit 1; fi'
 fi
 run_step cli tests/cli/run.sh
+if [ -x build/apiserver ]; then
+    run_step api timeout 300 python3 tests/web/api_test.py build/apiserver
+fi
 if [ -x tests/crash/run.sh ]; then
     run_step crash tests/crash/run.sh "${CRASH_RUNS:-60}"
 fi

@@ -264,7 +264,7 @@ static int str_cmp(const void *a, const void *b) { return strcmp(*(const char *c
 
 /* Sort, de-duplicate and copy the borrowed strings into out. */
 static int finish_strings(const char **v, size_t n, tsdb_strings *out) {
-    qsort(v, n, sizeof *v, str_cmp);
+    if (n) qsort(v, n, sizeof *v, str_cmp);
     out->v = fl_malloc((n ? n : 1) * sizeof *out->v);
     out->n = 0;
     if (!out->v) return FLINT_ENOMEM;
@@ -280,6 +280,7 @@ static int finish_strings(const char **v, size_t n, tsdb_strings *out) {
 }
 
 static int append_strs(const char ***acc, size_t *n, size_t *cap, const char **v, size_t m) {
+    if (m == 0) return 0;
     if (fl_grow((void **)acc, cap, *n + m, sizeof **acc)) return FLINT_ENOMEM;
     memcpy(*acc + *n, v, m * sizeof *v);
     *n += m;

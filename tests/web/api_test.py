@@ -378,7 +378,7 @@ def main():
         proc.stdout.close()
         proc.stderr.close()
     check("clean shutdown", rc == 0, rc)
-    print("web api: %d passed, %d failed" % (RESULTS["pass"], RESULTS["fail"]))
+    print("api: %d passed, %d failed" % (RESULTS["pass"], RESULTS["fail"]))
     return 0 if RESULTS["fail"] == 0 else 1
 
 
