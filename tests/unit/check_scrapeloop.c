@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* ---- the fixture server ---------------------------------------------------- */
 
@@ -39,8 +40,37 @@ typedef struct fixture {
     pthread_mutex_t mu;
     pthread_t conns[MAX_CONN];
     int nconns;
-    atomic_int hits_healthy, hits_healthy2, hits_om, hits_hang;
+    atomic_int hits_healthy, hits_healthy2, hits_om, hits_hang, hits_flaky;
+    char accept[256];          /* Accept header of the last /healthy request */
+    char accept_encoding[64];  /* Accept-Encoding of the last /gzip request */
 } fixture;
+
+/* Value of header `name` in the request (case-sensitive name), or "". */
+static void header_value(const char *req, const char *name, char *out, size_t cap) {
+    out[0] = 0;
+    const char *p = strstr(req, name);
+    if (!p) return;
+    p += strlen(name);
+    while (*p == ' ') p++;
+    size_t k = 0;
+    while (*p && *p != '\r' && *p != '\n' && k + 1 < cap) out[k++] = *p++;
+    out[k] = 0;
+}
+
+/* `body` gzip-compressed into out; returns the length. */
+static size_t gzip_body(const char *body, unsigned char *out, size_t cap) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (unsigned char *)body;
+    z.avail_in = (unsigned)strlen(body);
+    z.next_out = out;
+    z.avail_out = (unsigned)cap;
+    ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t n = z.total_out;
+    deflateEnd(&z);
+    return n;
+}
 
 typedef struct conn_arg {
     fixture *f;
@@ -93,6 +123,9 @@ static void *conn_main(void *arg) {
     char path[256] = "";
     sscanf(req, "GET %255s", path);
     if (strcmp(path, "/healthy") == 0) {
+        pthread_mutex_lock(&f->mu);
+        header_value(req, "Accept:", f->accept, sizeof f->accept);
+        pthread_mutex_unlock(&f->mu);
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy, 1) + 1);
     } else if (strcmp(path, "/healthy2") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy2, 1) + 1);
@@ -107,6 +140,25 @@ static void *conn_main(void *arg) {
         char body[1024] = "";
         for (int i = 0; i < 20; i++) sprintf(body + strlen(body), "limit_metric{i=\"%d\"} 1\n", i);
         respond(fd, "200 OK", "text/plain; version=0.0.4", body);
+    } else if (strcmp(path, "/flaky") == 0) {
+        if (atomic_fetch_add(&f->hits_flaky, 1) < 2)
+            respond(fd, "200 OK", "text/plain; version=0.0.4", "flaky_metric 1\nflaky_other 2\n");
+        else
+            respond(fd, "503 Service Unavailable", "text/plain", "later\n");
+    } else if (strcmp(path, "/labels") == 0) {
+        respond(fd, "200 OK", "text/plain", "ll{a=\"1\",b=\"2\"} 1\n");
+    } else if (strcmp(path, "/gzip") == 0) {
+        pthread_mutex_lock(&f->mu);
+        header_value(req, "Accept-Encoding:", f->accept_encoding, sizeof f->accept_encoding);
+        pthread_mutex_unlock(&f->mu);
+        unsigned char gz[512];
+        size_t n = gzip_body("# TYPE gz_metric gauge\ngz_metric 7\n", gz, sizeof gz);
+        char head[256];
+        int k = snprintf(head, sizeof head,
+                         "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Encoding: gzip\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n", n);
+        send_all(fd, head, (size_t)k);
+        send_all(fd, (const char *)gz, n);
     } else if (strcmp(path, "/500") == 0) {
         respond(fd, "500 Internal Server Error", "text/plain", "boom\n");
     } else if (strcmp(path, "/hang") == 0) {
@@ -244,7 +296,7 @@ static void sleep_ms(int ms) {
 
 /* ---- the test ---------------------------------------------------------------- */
 
-enum { T_HEALTHY, T_HONOR, T_OM, T_BAD, T_500, T_HANG, T_HUGE, T_LIMIT, T_N };
+enum { T_HEALTHY, T_HONOR, T_OM, T_FLAKY, T_LABELS, T_GZIP, T_BAD, T_500, T_HANG, T_HUGE, T_LIMIT, T_N };
 
 typedef struct tspec {
     char url[128];
@@ -282,6 +334,10 @@ START_TEST(test_scrapeloop_targets) {
     mk_spec(&ts[T_HONOR], f.port, "/healthy2", "h2");
     ts[T_HONOR].s.honor_labels = true;
     mk_spec(&ts[T_OM], f.port, "/om", "om");
+    mk_spec(&ts[T_FLAKY], f.port, "/flaky", "flaky");
+    mk_spec(&ts[T_LABELS], f.port, "/labels", "labels");
+    ts[T_LABELS].s.label_limit = 4;
+    mk_spec(&ts[T_GZIP], f.port, "/gzip", "gzip");
     mk_spec(&ts[T_BAD], f.port, "/malformed", "bad");
     mk_spec(&ts[T_500], f.port, "/500", "e500");
     mk_spec(&ts[T_HANG], f.port, "/hang", "hang");
@@ -334,7 +390,18 @@ START_TEST(test_scrapeloop_targets) {
     s = find_status(st, nst, "limit");
     ck_assert_str_eq(s->last_error, "sample limit exceeded");
     ck_assert_str_eq(scrape_health_name(s->health), "down");
+    s = find_status(st, nst, "labels");
+    ck_assert_str_eq(s->last_error, "label_limit exceeded (metric: ll, number of labels: 5, limit: 4)");
+    s = find_status(st, nst, "gzip");
+    ck_assert_str_eq(s->last_error, "");
+    s = find_status(st, nst, "flaky");
+    ck_assert_str_eq(s->last_error, "server returned HTTP status 503 Service Unavailable");
+    uint64_t h_scrapes = find_status(st, nst, "h")->scrapes;
     scrape_target_status_free(st, nst);
+    pthread_mutex_lock(&f.mu);
+    ck_assert_str_eq(f.accept, SCRAPE_ACCEPT_HEADER + strlen("Accept: "));
+    ck_assert_str_eq(f.accept_encoding, "gzip");
+    pthread_mutex_unlock(&f.mu);
 
     /* keep only the two healthy targets (the OpenMetrics one and the failing
      * ones are removed, /hang in flight): stale markers for their series */
@@ -344,6 +411,7 @@ START_TEST(test_scrapeloop_targets) {
     ck_assert_uint_eq(nst, T_OM);
     ck_assert_ptr_null(find_status(st, nst, "om"));
     ck_assert_ptr_nonnull(find_status(st, nst, "h"));
+    ck_assert_uint_ge(find_status(st, nst, "h")->scrapes, h_scrapes); /* state kept */
     scrape_target_status_free(st, nst);
     scrape_manager_stop(m);
     scrape_manager_free(m);
@@ -400,6 +468,25 @@ START_TEST(test_scrapeloop_targets) {
     for (int i = 0; i < x.n - 1; i++) ck_assert(!isnan(x.v[i]));
     read_series(db, &x, "up", "job", "om");
     ck_assert(is_stale_nan(x.v[x.n - 1]));
+
+    /* a target that fails after two good scrapes: stale markers for all its
+     * series at the first failed scrape */
+    series_samples fu;
+    read_series(db, &fu, "up", "job", "flaky");
+    ck_assert(fu.n >= 4 && fu.v[0] == 1 && fu.v[1] == 1 && fu.v[2] == 0);
+    read_series(db, &x, "flaky_metric", "job", "flaky");
+    ck_assert_int_eq(x.n, 3);
+    ck_assert(x.v[1] == 1 && is_stale_nan(x.v[2]));
+    ck_assert_int_eq(x.t[2], fu.t[2]);
+    read_series(db, &x, "flaky_other", "job", "flaky");
+    ck_assert_int_eq(x.n, 3);
+    ck_assert(is_stale_nan(x.v[2]));
+    /* gzip decoded */
+    read_series(db, &x, "gz_metric", "job", "gzip");
+    ck_assert_int_ge(x.n, 2);
+    ck_assert(x.v[0] == 7);
+    read_series(db, &x, "ll", NULL, NULL);
+    ck_assert_int_eq(x.nseries, 0);
 
     /* failed targets: up=0 on the schedule, nothing partial stored; then
      * removed: a stale marker */
