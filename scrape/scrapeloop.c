@@ -485,7 +485,11 @@ static int build_labels(target *t, const expo_sample *s, char **names, size_t *n
 }
 
 typedef struct scrape_result {
-    uint64_t scraped, appended, series_added;
+    /* scraped: samples parsed; post_relabel: samples kept by metric
+     * relabeling, duplicates included (Prometheus' `added`: "the exact
+     * number of time series exposed on a scrape after relabelling"; the
+     * sample limit applies to it); appended: stored */
+    uint64_t scraped, post_relabel, appended, series_added;
     char err[512];
 } scrape_result;
 
@@ -535,7 +539,14 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_
             }
             for (size_t i = 0; i < nnames; i++) fl_free(names[i]);
             if (rc) return rc;
-        } else if (e->seen == t->scrape_id && !s->has_ts) {
+        }
+        /* metric_relabel_configs would drop samples here (not yet wired) */
+        res->post_relabel++;
+        if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
+            snprintf(res->err, sizeof res->err, "sample limit exceeded");
+            return FLINT_ELIMIT;
+        }
+        if (e->seen == t->scrape_id && !s->has_ts) {
             /* the same series twice in one scrape: Prometheus' head refuses
              * the second (same timestamp) and counts it; store it once */
             t->n_dups++;
@@ -545,10 +556,6 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_
         bool own_ts = sp->honor_timestamps && s->has_ts;
         e->explicit_ts = own_ts;
         double v = s->value;
-        if (sp->sample_limit && res->appended >= sp->sample_limit) {
-            snprintf(res->err, sizeof res->err, "sample limit exceeded");
-            return FLINT_ELIMIT;
-        }
         rc = append_counted(t, app, &e->ref, e->lset, e->nlabels, own_ts ? s->ts_ms : t->sched_ms, v,
                             &res->appended);
         if (rc) {
@@ -717,7 +724,7 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
     if (ok) {
         int rc = append_body(t, app, ct, &res);
         if (!rc) rc = write_stale(t, app, ts, false);
-        if (!rc) rc = write_report(t, app, ts, true, dur, res.scraped, res.appended, res.series_added);
+        if (!rc) rc = write_report(t, app, ts, true, dur, res.scraped, res.post_relabel, res.series_added);
         if (!rc) {
             rc = tsdb_commit(app);
             app = NULL;
@@ -734,7 +741,7 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
         /* nothing of the failed scrape is stored: stale markers for the last
          * good scrape's series, and the report with up=0 */
         int rc = write_stale(t, app, ts, true);
-        if (!rc) rc = write_report(t, app, ts, false, dur, res.scraped, res.appended, res.series_added);
+        if (!rc) rc = write_report(t, app, ts, false, dur, res.scraped, res.post_relabel, res.series_added);
         if (rc) tsdb_rollback(app);
         else if (tsdb_commit(app))
             flint_log(FLINT_LOG_WARN, "scrape", "commit of a failed scrape's report failed", "target=%s err=\"%s\"",
@@ -911,7 +918,11 @@ static void *scrape_thread(void *arg) {
             int64_t iv = t->spec.s.interval_ms;
             if (!t->next_ms) t->next_ms = next_slot(now, iv, t->offset_ms);
             if (!t->easy && now >= t->next_ms) {
-                t->sched_ms = t->next_ms;
+                /* the latest slot <= now: normally next_ms itself; later
+                 * when the thread was held up or the manager was stopped
+                 * (missed slots are skipped, never caught up) */
+                t->sched_ms = next_slot(now - iv, iv, t->offset_ms);
+                if (t->sched_ms < t->next_ms) t->sched_ms = t->next_ms;
                 if (start_scrape(m, t))
                     flint_log(FLINT_LOG_ERROR, "scrape", "cannot start a scrape", "target=%s", t->spec.s.url);
                 t->next_ms = next_slot(now, iv, t->offset_ms); /* missed slots are skipped */

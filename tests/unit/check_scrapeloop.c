@@ -99,6 +99,7 @@ static void serve_healthy(int fd, int hit) {
     snprintf(body, sizeof body,
              "# HELP req_total Requests.\n# TYPE req_total counter\nreq_total{path=\"/healthy\"} %d\n"
              "temp{job=\"exposed\"} 3\n"
+             "conflict{job=\"a\",exported_job=\"b\"} 1\n"
              "dup_metric 1\ndup_metric 2\n"
              "%s",
              hit, hit <= 2 ? "gone_metric 1\n" : "");
@@ -438,9 +439,11 @@ START_TEST(test_scrapeloop_targets) {
     series_samples x;
     read_series(db, &x, "scrape_samples_scraped", "job", "h");
     ck_assert_int_eq(x.n, r.n);
-    ck_assert(x.v[0] == 5 && x.v[x.n - 1] == 4);
+    ck_assert(x.v[0] == 6 && x.v[x.n - 1] == 5);
+    read_series(db, &x, "scrape_samples_post_metric_relabeling", "job", "h");
+    ck_assert(x.v[0] == 6 && x.v[x.n - 1] == 5); /* duplicates counted, as Prometheus */
     read_series(db, &x, "scrape_series_added", "job", "h");
-    ck_assert(x.v[0] == 4 && x.v[1] == 0);
+    ck_assert(x.v[0] == 5 && x.v[1] == 0);
     read_series(db, &x, "scrape_duration_seconds", "job", "h");
     ck_assert_int_eq(x.n, r.n);
     read_series(db, &x, "dup_metric", "job", "h");
@@ -450,6 +453,10 @@ START_TEST(test_scrapeloop_targets) {
     read_series(db, &x, "temp", "exported_job", "exposed");
     ck_assert_int_eq(x.nseries, 1);
     ck_assert_msg(strstr(x.labels, "job=\"h\""), "%s", x.labels);
+    /* exported_job taken too: exported_exported_job */
+    read_series(db, &x, "conflict", "exported_exported_job", "a");
+    ck_assert_int_eq(x.nseries, 1);
+    ck_assert_msg(strstr(x.labels, "exported_job=\"b\"") && strstr(x.labels, ", job=\"h\""), "%s", x.labels);
     /* honor_labels: the exposed job wins */
     read_series(db, &x, "temp", "job", "exposed");
     ck_assert_int_eq(x.nseries, 1);
