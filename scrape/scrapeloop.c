@@ -843,6 +843,13 @@ static void apply_pending(scrape_manager *m) {
     for (size_t i = 0; i < n; i++) {
         uint64_t id = spec_identity(&v[i].s);
         target *t = NULL;
+        bool twice = false; /* the same target listed twice: scrape it once, as Prometheus */
+        for (size_t j = 0; j < i && !twice; j++) twice = nt[j] && nt[j]->id_hash == id;
+        if (twice) {
+            spec_copy_free(&v[i]);
+            nt[i] = NULL;
+            continue;
+        }
         for (size_t j = 0; j < nold; j++)
             if (!kept[j] && old[j]->id_hash == id) {
                 t = old[j];

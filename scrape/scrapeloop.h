@@ -88,7 +88,8 @@ scrape_manager *scrape_manager_new(tsdb *db);
  * still listed keeps its state, schedule and series cache (its options are
  * updated); a new one is added; one no longer listed is stopped (an
  * in-flight scrape is aborted) and gets staleness markers for every series
- * of its last successful scrape and for its report series. The change is
+ * of its last successful scrape and for its report series. A target listed
+ * twice is scraped once (the first spec counts). The change is
  * applied by the scrape thread at its next wake-up (at once when running;
  * when scrape_manager_run starts otherwise). Copies everything; returns 0,
  * FLINT_EINVAL for a bad spec (nothing changed), FLINT_ENOMEM. */

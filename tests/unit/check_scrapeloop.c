@@ -564,7 +564,8 @@ START_TEST(test_scrapeloop_restart) {
     t.s.timeout_ms = 1000; /* clamped to the interval */
     scrape_manager *m = scrape_manager_new(db);
     ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    scrape_target_spec twice[2] = {t.s, t.s};
+    ck_assert_int_eq(scrape_manager_set_targets(m, twice, 2), 0);
     ck_assert_int_eq(scrape_manager_run(m), 0);
     sleep_ms(700);
     scrape_manager_stop(m);
