@@ -40,7 +40,8 @@ typedef struct fixture {
     pthread_mutex_t mu;
     pthread_t conns[MAX_CONN];
     int nconns;
-    atomic_int hits_healthy, hits_healthy2, hits_om, hits_hang, hits_flaky;
+    atomic_int hits_healthy, hits_healthy2, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
+    int64_t t0;                /* ms at start: base of the exposed timestamps */
     char accept[256];          /* Accept header of the last /healthy request */
     char accept_encoding[64];  /* Accept-Encoding of the last /gzip request */
 } fixture;
@@ -146,6 +147,11 @@ static void *conn_main(void *arg) {
             respond(fd, "200 OK", "text/plain; version=0.0.4", "flaky_metric 1\nflaky_other 2\n");
         else
             respond(fd, "503 Service Unavailable", "text/plain", "later\n");
+    } else if (strcmp(path, "/ts") == 0 || strcmp(path, "/ts2") == 0) {
+        int hit = atomic_fetch_add(path[3] ? &f->hits_ts2 : &f->hits_ts, 1) + 1;
+        char body[256] = "plain_metric 1\n";
+        if (hit <= 2) sprintf(body + strlen(body), "ts_metric 1 %lld\n", (long long)(f->t0 + hit * 1000));
+        respond(fd, "200 OK", "text/plain; version=0.0.4", body);
     } else if (strcmp(path, "/labels") == 0) {
         respond(fd, "200 OK", "text/plain", "ll{a=\"1\",b=\"2\"} 1\n");
     } else if (strcmp(path, "/gzip") == 0) {
@@ -211,6 +217,9 @@ static void *acceptor_main(void *arg) {
 static void fixture_start(fixture *f) {
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->mu, NULL);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    f->t0 = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     ck_assert_int_eq(pipe(f->stop_pipe), 0);
     f->lfd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(f->lfd, 0);
@@ -297,7 +306,7 @@ static void sleep_ms(int ms) {
 
 /* ---- the test ---------------------------------------------------------------- */
 
-enum { T_HEALTHY, T_HONOR, T_OM, T_FLAKY, T_LABELS, T_GZIP, T_BAD, T_500, T_HANG, T_HUGE, T_LIMIT, T_N };
+enum { T_HEALTHY, T_HONOR, T_OM, T_FLAKY, T_LABELS, T_GZIP, T_TS, T_TS2, T_BAD, T_500, T_HANG, T_HUGE, T_LIMIT, T_N };
 
 typedef struct tspec {
     char url[128];
@@ -339,6 +348,9 @@ START_TEST(test_scrapeloop_targets) {
     mk_spec(&ts[T_LABELS], f.port, "/labels", "labels");
     ts[T_LABELS].s.label_limit = 4;
     mk_spec(&ts[T_GZIP], f.port, "/gzip", "gzip");
+    mk_spec(&ts[T_TS], f.port, "/ts", "ts");
+    mk_spec(&ts[T_TS2], f.port, "/ts2", "ts2");
+    ts[T_TS2].s.honor_timestamps = false;
     mk_spec(&ts[T_BAD], f.port, "/malformed", "bad");
     mk_spec(&ts[T_500], f.port, "/500", "e500");
     mk_spec(&ts[T_HANG], f.port, "/hang", "hang");
@@ -488,6 +500,19 @@ START_TEST(test_scrapeloop_targets) {
     read_series(db, &x, "flaky_other", "job", "flaky");
     ck_assert_int_eq(x.n, 3);
     ck_assert(is_stale_nan(x.v[2]));
+    /* exposed timestamps: kept with honor_timestamps, and such series get
+     * no stale marker when they disappear (Prometheus); without it they
+     * are on the schedule and tracked */
+    read_series(db, &x, "ts_metric", "job", "ts");
+    ck_assert_int_eq(x.n, 2);
+    ck_assert_int_eq(x.t[0], f.t0 + 1000);
+    ck_assert_int_eq(x.t[1], f.t0 + 2000);
+    ck_assert(x.v[0] == 1 && x.v[1] == 1);
+    read_series(db, &fu, "up", "job", "ts2");
+    read_series(db, &x, "ts_metric", "job", "ts2");
+    ck_assert_int_eq(x.n, 3);
+    ck_assert(is_stale_nan(x.v[2]));
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(x.t[i], fu.t[i]);
     /* gzip decoded */
     read_series(db, &x, "gz_metric", "job", "gzip");
     ck_assert_int_ge(x.n, 2);
