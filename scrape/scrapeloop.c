@@ -497,20 +497,28 @@ typedef struct scrape_result {
  * res->err set (the caller rolls back). */
 static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_result *res) {
     expo_format fmt = expo_format_from_content_type(ctype);
+    const char *body = t->body ? t->body : ""; /* an empty body is a scrape without samples */
     if (!t->parser_ready) {
-        expo_parser_init(&t->parser, fmt, t->body, t->body_len);
+        expo_parser_init(&t->parser, fmt, body, t->body_len);
         t->parser_ready = true;
     } else {
-        expo_parser_reset(&t->parser, fmt, t->body, t->body_len);
+        expo_parser_reset(&t->parser, fmt, body, t->body_len);
     }
+    series_entry *prev = NULL;
     const scrape_target_spec *sp = &t->spec.s;
     int r, rc = 0;
     while ((r = expo_next(&t->parser)) > 0) {
         if (r != EXPO_SAMPLE) continue;
         const expo_sample *s = expo_sample_at(&t->parser);
         res->scraped++;
-        uint64_t h = XXH3_64bits(s->series, s->series_len);
-        series_entry *e = cache_get(&t->cache, h, s->series, s->series_len);
+        /* the parser says when the raw series is the previous sample's:
+         * then not even the hash is needed */
+        series_entry *e = s->series_repeated ? prev : NULL;
+        uint64_t h = 0;
+        if (!e) {
+            h = XXH3_64bits(s->series, s->series_len);
+            e = cache_get(&t->cache, h, s->series, s->series_len);
+        }
         if (!e) {
             char *names[64];
             size_t nnames = 0;
@@ -540,6 +548,7 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_
             for (size_t i = 0; i < nnames; i++) fl_free(names[i]);
             if (rc) return rc;
         }
+        prev = e; /* entries never move or go away during a scrape */
         /* metric_relabel_configs would drop samples here (not yet wired) */
         res->post_relabel++;
         if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
