@@ -152,6 +152,8 @@ static void *conn_main(void *arg) {
         char body[256] = "plain_metric 1\n";
         if (hit <= 2) sprintf(body + strlen(body), "ts_metric 1 %lld\n", (long long)(f->t0 + hit * 1000));
         respond(fd, "200 OK", "text/plain; version=0.0.4", body);
+    } else if (strcmp(path, "/empty") == 0) {
+        respond(fd, "200 OK", "text/plain; version=0.0.4", "");
     } else if (strcmp(path, "/labels") == 0) {
         respond(fd, "200 OK", "text/plain", "ll{a=\"1\",b=\"2\"} 1\n");
     } else if (strcmp(path, "/gzip") == 0) {
@@ -306,7 +308,7 @@ static void sleep_ms(int ms) {
 
 /* ---- the test ---------------------------------------------------------------- */
 
-enum { T_HEALTHY, T_HONOR, T_OM, T_FLAKY, T_LABELS, T_GZIP, T_TS, T_TS2, T_BAD, T_500, T_HANG, T_HUGE, T_LIMIT, T_N };
+enum { T_HEALTHY, T_HONOR, T_OM, T_FLAKY, T_LABELS, T_GZIP, T_TS, T_TS2, T_EMPTY, T_BAD, T_500, T_HANG, T_HUGE, T_LIMIT, T_N };
 
 typedef struct tspec {
     char url[128];
@@ -351,6 +353,7 @@ START_TEST(test_scrapeloop_targets) {
     mk_spec(&ts[T_TS], f.port, "/ts", "ts");
     mk_spec(&ts[T_TS2], f.port, "/ts2", "ts2");
     ts[T_TS2].s.honor_timestamps = false;
+    mk_spec(&ts[T_EMPTY], f.port, "/empty", "empty");
     mk_spec(&ts[T_BAD], f.port, "/malformed", "bad");
     mk_spec(&ts[T_500], f.port, "/500", "e500");
     mk_spec(&ts[T_HANG], f.port, "/hang", "hang");
@@ -513,6 +516,11 @@ START_TEST(test_scrapeloop_targets) {
     ck_assert_int_eq(x.n, 3);
     ck_assert(is_stale_nan(x.v[2]));
     for (int i = 0; i < 3; i++) ck_assert_int_eq(x.t[i], fu.t[i]);
+    /* an empty body: up, no samples */
+    read_series(db, &fu, "up", "job", "empty");
+    ck_assert(fu.n >= 2 && fu.v[0] == 1 && fu.v[fu.n - 2] == 1);
+    read_series(db, &x, "scrape_samples_scraped", "job", "empty");
+    ck_assert(x.n >= 2 && x.v[0] == 0);
     /* gzip decoded */
     read_series(db, &x, "gz_metric", "job", "gzip");
     ck_assert_int_ge(x.n, 2);
