@@ -618,6 +618,31 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
     return n;
 }
 
+/* Go's http.StatusText for the codes a target plausibly returns: HTTP/2
+ * status lines carry no reason phrase, but Prometheus' error (resp.Status)
+ * has one. */
+static const char *status_text(long code) {
+    switch (code) {
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
+
 static int start_scrape(scrape_manager *m, target *t) {
     const scrape_target_spec *sp = &t->spec.s;
     CURL *c = curl_easy_init();
@@ -717,7 +742,10 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
     } else if (cc != CURLE_OK) {
         snprintf(err, sizeof err, "Get \"%s\": %s", t->spec.s.url, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
     } else if (code != 200) {
-        snprintf(err, sizeof err, "server returned HTTP status %s", t->status_line[0] ? t->status_line : "?");
+        if (strchr(t->status_line, ' '))
+            snprintf(err, sizeof err, "server returned HTTP status %s", t->status_line);
+        else
+            snprintf(err, sizeof err, "server returned HTTP status %ld %s", code, status_text(code));
     }
     end_transfer(m, t);
     t->scrape_id++;

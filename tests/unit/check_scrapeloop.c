@@ -146,7 +146,7 @@ static void *conn_main(void *arg) {
         if (atomic_fetch_add(&f->hits_flaky, 1) < 2)
             respond(fd, "200 OK", "text/plain; version=0.0.4", "flaky_metric 1\nflaky_other 2\n");
         else
-            respond(fd, "503 Service Unavailable", "text/plain", "later\n");
+            respond(fd, "503", "text/plain", "later\n"); /* no reason phrase, as HTTP/2 */
     } else if (strcmp(path, "/ts") == 0 || strcmp(path, "/ts2") == 0) {
         int hit = atomic_fetch_add(path[3] ? &f->hits_ts2 : &f->hits_ts, 1) + 1;
         char body[256] = "plain_metric 1\n";
