@@ -19,6 +19,15 @@
  * a healthy target's samples are exactly I apart. Slots that pass while a
  * target is still in flight (timeout > interval is clamped to the interval)
  * are skipped, never caught up.
+ *
+ * Isolation: transfers never block each other (one curl multi handle,
+ * per-target timeout, body size limit aborting the transfer). Parsing and
+ * appending run on the scrape thread when a transfer ends, so a very
+ * large body without a body_size_limit can delay when other targets'
+ * requests go out (not their timestamps, which stay on the schedule).
+ *
+ * Lifetime: the manager borrows the tsdb; free the manager (which stops
+ * its thread) before tsdb_close().
  */
 #ifndef FLINT_SCRAPELOOP_H
 #define FLINT_SCRAPELOOP_H
