@@ -415,7 +415,7 @@ START_TEST(test_scrapeloop_targets) {
     uint64_t h_scrapes = find_status(st, nst, "h")->scrapes;
     scrape_target_status_free(st, nst);
     pthread_mutex_lock(&f.mu);
-    ck_assert_str_eq(f.accept, SCRAPE_ACCEPT_HEADER + strlen("Accept: "));
+    ck_assert_str_eq(f.accept, &SCRAPE_ACCEPT_HEADER[strlen("Accept: ")]);
     ck_assert_str_eq(f.accept_encoding, "gzip");
     pthread_mutex_unlock(&f.mu);
 
