@@ -308,7 +308,7 @@ static void sleep_ms(int ms) {
 
 /* ---- the test ---------------------------------------------------------------- */
 
-enum { T_HEALTHY, T_HONOR, T_OM, T_FLAKY, T_LABELS, T_GZIP, T_TS, T_TS2, T_EMPTY, T_BAD, T_500, T_HANG, T_HUGE, T_LIMIT, T_N };
+enum { T_HEALTHY, T_HONOR, T_OM, T_FLAKY, T_LABELS, T_LNAME, T_LVALUE, T_GZIP, T_TS, T_TS2, T_EMPTY, T_BAD, T_500, T_HANG, T_HUGE, T_LIMIT, T_N };
 
 typedef struct tspec {
     char url[128];
@@ -349,6 +349,10 @@ START_TEST(test_scrapeloop_targets) {
     mk_spec(&ts[T_FLAKY], f.port, "/flaky", "flaky");
     mk_spec(&ts[T_LABELS], f.port, "/labels", "labels");
     ts[T_LABELS].s.label_limit = 4;
+    mk_spec(&ts[T_LNAME], f.port, "/labels", "lname");
+    ts[T_LNAME].s.label_name_length_limit = 7;
+    mk_spec(&ts[T_LVALUE], f.port, "/labels", "lvalue");
+    ts[T_LVALUE].s.label_value_length_limit = 6;
     mk_spec(&ts[T_GZIP], f.port, "/gzip", "gzip");
     mk_spec(&ts[T_TS], f.port, "/ts", "ts");
     mk_spec(&ts[T_TS2], f.port, "/ts2", "ts2");
@@ -408,6 +412,15 @@ START_TEST(test_scrapeloop_targets) {
     ck_assert_str_eq(scrape_health_name(s->health), "down");
     s = find_status(st, nst, "labels");
     ck_assert_str_eq(s->last_error, "label_limit exceeded (metric: ll, number of labels: 5, limit: 4)");
+    s = find_status(st, nst, "lname");
+    ck_assert_str_eq(s->last_error,
+                     "label_name_length_limit exceeded (metric: ll, label name: __name__, length: 8, limit: 7)");
+    s = find_status(st, nst, "lvalue");
+    char want[256];
+    snprintf(want, sizeof want,
+             "label_value_length_limit exceeded (metric: ll, label name: instance, value: \"%s\", length: %zu, "
+             "limit: 6)", ts[T_LVALUE].inst, strlen(ts[T_LVALUE].inst));
+    ck_assert_str_eq(s->last_error, want);
     s = find_status(st, nst, "gzip");
     ck_assert_str_eq(s->last_error, "");
     s = find_status(st, nst, "flaky");
