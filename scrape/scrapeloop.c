@@ -1,0 +1,1092 @@
+/*
+ * scrapeloop.c - the scrape manager (scrape/scrapeloop.h): one thread runs
+ * a libcurl multi handle for every target; when a transfer ends, the body
+ * is parsed and appended (one appender per scrape), then the report series
+ * and staleness markers are written.
+ *
+ * Per target a series cache maps the raw series text of the exposition
+ * (`name{labels}` as the target sent it) to the final label set and the
+ * cached tsdb ref, as Prometheus' scrapeCache does: a known series costs a
+ * hash of its bytes, no label work. The cache also carries what staleness
+ * needs: whether the series was in the last successful scrape.
+ *
+ * Threads: the scrape thread owns the targets' transfers and caches; the
+ * mutex guards the target list, the pending list from set_targets and the
+ * status fields the API reads.
+ */
+#include "scrape/scrapeloop.h"
+
+#include "scrape/expo.h"
+#include "storage/alloc.h"
+#include "storage/chunk.h"
+#include "storage/err.h"
+#include "storage/log.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+/* ---- owned copies of label sets ------------------------------------------ */
+
+/* One allocation: the label array followed by the strings. */
+static label *labels_dup(const label *v, size_t n) {
+    size_t bytes = n * sizeof(label);
+    for (size_t i = 0; i < n; i++) bytes += strlen(v[i].name) + strlen(v[i].value) + 2;
+    label *out = fl_malloc(bytes ? bytes : 1);
+    if (!out) return NULL;
+    char *p = (char *)(out + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t a = strlen(v[i].name) + 1, b = strlen(v[i].value) + 1;
+        memcpy(p, v[i].name, a);
+        out[i].name = p;
+        p += a;
+        memcpy(p, v[i].value, b);
+        out[i].value = p;
+        p += b;
+    }
+    return out;
+}
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- per-target series cache --------------------------------------------- */
+
+typedef struct series_entry {
+    uint64_t raw_hash;
+    char *raw;              /* raw series bytes as exposed (owned) */
+    size_t raw_len;
+    label *lset;            /* final labels (owned, labels_dup) */
+    size_t nlabels;
+    uint64_t ref;
+    uint64_t seen;          /* id of the last scrape attempt that exposed it */
+    bool in_last_ok;        /* exposed by the last successful scrape (staleness) */
+    bool explicit_ts;       /* exposed with its own timestamp: no staleness tracking */
+} series_entry;
+
+typedef struct series_cache {
+    series_entry **slots;   /* open addressing on raw_hash, NULL = empty */
+    size_t nslots, n;
+} series_cache;
+
+static void entry_free(series_entry *e) {
+    if (!e) return;
+    fl_free(e->raw);
+    fl_free(e->lset);
+    fl_free(e);
+}
+
+static void cache_free(series_cache *c) {
+    for (size_t i = 0; i < c->nslots; i++) entry_free(c->slots[i]);
+    fl_free(c->slots);
+    memset(c, 0, sizeof *c);
+}
+
+static series_entry *cache_get(const series_cache *c, uint64_t h, const char *raw, size_t len) {
+    if (!c->nslots) return NULL;
+    size_t mask = c->nslots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        series_entry *e = c->slots[i];
+        if (!e) return NULL;
+        if (e->raw_hash == h && e->raw_len == len && memcmp(e->raw, raw, len) == 0) return e;
+    }
+}
+
+static void cache_place(series_entry **slots, size_t nslots, series_entry *e) {
+    size_t mask = nslots - 1;
+    size_t i = e->raw_hash & mask;
+    while (slots[i]) i = (i + 1) & mask;
+    slots[i] = e;
+}
+
+static int cache_put(series_cache *c, series_entry *e) {
+    if ((c->n + 1) * 2 > c->nslots) {
+        size_t ns = c->nslots ? c->nslots * 2 : 256;
+        series_entry **slots = fl_calloc(ns, sizeof *slots);
+        if (!slots) return FLINT_ENOMEM;
+        for (size_t i = 0; i < c->nslots; i++)
+            if (c->slots[i]) cache_place(slots, ns, c->slots[i]);
+        fl_free(c->slots);
+        c->slots = slots;
+        c->nslots = ns;
+    }
+    cache_place(c->slots, c->nslots, e);
+    c->n++;
+    return 0;
+}
+
+/* Drop entries not exposed for `keep` scrape attempts and not needed for
+ * staleness (Prometheus drops them after one; a few more spare the label
+ * work for series that flap). Rebuilds the table: no tombstones. */
+static void cache_evict(series_cache *c, uint64_t now_id, uint64_t keep) {
+    if (!c->nslots) return;
+    series_entry **tmp = fl_calloc(c->nslots, sizeof *tmp);
+    if (!tmp) return; /* evict next time */
+    size_t kept = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        series_entry *e = c->slots[i];
+        if (!e) continue;
+        if (!e->in_last_ok && e->seen + keep < now_id) {
+            entry_free(e);
+            continue;
+        }
+        cache_place(tmp, c->nslots, e);
+        kept++;
+    }
+    fl_free(c->slots);
+    c->slots = tmp;
+    c->n = kept;
+}
+
+/* ---- targets ------------------------------------------------------------- */
+
+enum { REP_UP, REP_DURATION, REP_SCRAPED, REP_POST_RELABEL, REP_SERIES_ADDED, REP_N };
+static const char *const report_names[REP_N] = {
+    "up", "scrape_duration_seconds", "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+
+/* Owned copy of a spec. */
+typedef struct spec_copy {
+    scrape_target_spec s;
+    label *labels;
+    char **headers;
+    char *url, *user, *password, *ca, *cert, *key;
+} spec_copy;
+
+typedef struct target {
+    spec_copy spec;
+    uint64_t id_hash;         /* identity: (URL, labels) */
+    int64_t offset_ms;
+    int64_t next_ms;          /* next scheduled instant; 0 = not scheduled yet */
+    /* in flight */
+    CURL *easy;
+    struct curl_slist *req_headers;
+    char *body;
+    size_t body_len, body_cap;
+    bool body_too_big;
+    char status_line[128];
+    int64_t sched_ms;         /* instant of the scrape in flight / last scrape */
+    int64_t start_wall_ms;
+    double start_mono;
+    char curl_err[CURL_ERROR_SIZE];
+    /* series */
+    series_cache cache;
+    uint64_t scrape_id;       /* attempts so far */
+    int64_t last_ts;          /* newest timestamp written for the target's report series */
+    label *rep_labels[REP_N]; /* report series label sets (owned) */
+    uint64_t rep_refs[REP_N];
+    bool rep_written;         /* report series exist (for staleness on removal) */
+    labels_builder lb;
+    expo_parser parser;
+    bool parser_ready;
+    /* state for the API (guarded by the manager's mutex) */
+    scrape_health health;
+    char last_error[512];
+    int64_t last_scrape_ms;
+    double last_duration_s;
+    uint64_t scrapes, dups, ooo, oob;
+    uint64_t n_dups, n_ooo, n_oob; /* scrape thread's counters, published by set_state */
+} target;
+
+struct scrape_manager {
+    tsdb *db;
+    CURLM *multi;
+    pthread_mutex_t mu;
+    pthread_t thread;
+    bool running;
+    volatile int stop;        /* read by the thread under mu */
+    target **targets;
+    size_t ntargets;
+    spec_copy *pending;       /* from set_targets, applied by the thread */
+    size_t npending;
+    bool has_pending;
+};
+
+const char *scrape_health_name(scrape_health h) {
+    switch (h) {
+    case SCRAPE_HEALTH_UP: return "up";
+    case SCRAPE_HEALTH_DOWN: return "down";
+    default: return "unknown";
+    }
+}
+
+static void spec_copy_free(spec_copy *c) {
+    fl_free(c->labels);
+    for (size_t i = 0; c->headers && i < c->s.nheaders; i++) fl_free(c->headers[i]);
+    fl_free(c->headers);
+    fl_free(c->url);
+    fl_free(c->user);
+    fl_free(c->password);
+    fl_free(c->ca);
+    fl_free(c->cert);
+    fl_free(c->key);
+    memset(c, 0, sizeof *c);
+}
+
+static int dup_opt(const char *s, char **out) {
+    *out = NULL;
+    if (!s) return 0;
+    *out = fl_strdup(s);
+    return *out ? 0 : FLINT_ENOMEM;
+}
+
+static int spec_copy_make(const scrape_target_spec *in, spec_copy *c) {
+    memset(c, 0, sizeof *c);
+    if (!in->url || !*in->url) return flint_error(FLINT_EINVAL, "scrape: target without URL");
+    if (in->interval_ms <= 0 || in->timeout_ms <= 0)
+        return flint_error(FLINT_EINVAL, "scrape: target %s: interval and timeout must be > 0", in->url);
+    c->s = *in;
+    if (c->s.timeout_ms > c->s.interval_ms) c->s.timeout_ms = c->s.interval_ms;
+    int rc = 0;
+    if ((rc = dup_opt(in->url, &c->url)) || (rc = dup_opt(in->basic_user, &c->user)) ||
+        (rc = dup_opt(in->basic_password, &c->password)) || (rc = dup_opt(in->tls_ca_file, &c->ca)) ||
+        (rc = dup_opt(in->tls_cert_file, &c->cert)) || (rc = dup_opt(in->tls_key_file, &c->key)))
+        goto fail;
+    rc = FLINT_ENOMEM;
+    if (!(c->labels = labels_dup(in->labels, in->nlabels))) goto fail;
+    if (in->nheaders) {
+        if (!(c->headers = fl_calloc(in->nheaders, sizeof *c->headers))) goto fail;
+        for (size_t i = 0; i < in->nheaders; i++)
+            if (!(c->headers[i] = fl_strdup(in->headers[i]))) goto fail;
+    }
+    c->s.url = c->url;
+    c->s.labels = c->labels;
+    c->s.headers = (const char *const *)c->headers;
+    c->s.basic_user = c->user;
+    c->s.basic_password = c->password;
+    c->s.tls_ca_file = c->ca;
+    c->s.tls_cert_file = c->cert;
+    c->s.tls_key_file = c->key;
+    return 0;
+fail:
+    spec_copy_free(c);
+    return rc;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s;; p++) { /* the NUL too, as a separator */
+        h ^= *p;
+        h *= 1099511628211ULL;
+        if (!*p) return h;
+    }
+}
+
+/* FNV-1a over the URL and the labels (Prometheus: fnv64a of the label hash
+ * and the URL). */
+static uint64_t spec_identity(const scrape_target_spec *s) {
+    uint64_t h = 14695981039346656037ULL;
+    h = fnv1a(h, s->url);
+    for (size_t i = 0; i < s->nlabels; i++) {
+        h = fnv1a(h, s->labels[i].name);
+        h = fnv1a(h, s->labels[i].value);
+    }
+    return h;
+}
+
+int64_t scrape_target_offset(const scrape_target_spec *spec) {
+    if (spec->interval_ms <= 0) return 0;
+    /* Prometheus: offset = (target hash ^ seed) % interval; seed 0 here. */
+    return (int64_t)(spec_identity(spec) % (uint64_t)spec->interval_ms);
+}
+
+/* Next instant t > after with t mod interval == offset. */
+static int64_t next_slot(int64_t after, int64_t interval, int64_t offset) {
+    int64_t base = after - ((after % interval) + interval) % interval + offset;
+    while (base <= after) base += interval;
+    return base;
+}
+
+static void target_free(target *t) {
+    if (!t) return;
+    spec_copy_free(&t->spec);
+    fl_free(t->body);
+    cache_free(&t->cache);
+    for (int i = 0; i < REP_N; i++) fl_free(t->rep_labels[i]);
+    lb_free(&t->lb);
+    if (t->parser_ready) expo_parser_free(&t->parser);
+    fl_free(t);
+}
+
+static int target_build_report_labels(target *t) {
+    for (int i = 0; i < REP_N; i++) {
+        fl_free(t->rep_labels[i]);
+        t->rep_labels[i] = NULL;
+        size_t n = t->spec.s.nlabels;
+        label *v = fl_malloc((n + 1) * sizeof *v);
+        if (!v) return FLINT_ENOMEM;
+        size_t k = 0;
+        bool put = false;
+        for (size_t j = 0; j < n; j++) {
+            if (!put && strcmp(t->spec.s.labels[j].name, METRIC_NAME_LABEL) > 0) {
+                v[k++] = (label){METRIC_NAME_LABEL, report_names[i]};
+                put = true;
+            }
+            v[k++] = t->spec.s.labels[j];
+        }
+        if (!put) v[k++] = (label){METRIC_NAME_LABEL, report_names[i]};
+        t->rep_labels[i] = labels_dup(v, k);
+        fl_free(v);
+        if (!t->rep_labels[i]) return FLINT_ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- appending ------------------------------------------------------------ */
+
+/* Append one sample, counting the per-sample errors Prometheus tolerates. */
+static int append_counted(target *t, tsdb_appender *app, uint64_t *ref, const label *lv, size_t n,
+                          int64_t ts, double v, uint64_t *appended) {
+    labels l = {lv, n};
+    int rc = tsdb_append(app, *ref, &l, ts, v, ref);
+    switch (rc) {
+    case 0: (*appended)++; return 0;
+    case FLINT_EOOO: t->n_ooo++; return 0;
+    case FLINT_ETOOOLD: t->n_oob++; return 0;
+    case FLINT_EDUPSAMPLE: t->n_dups++; return 0;
+    default: return rc;
+    }
+}
+
+static int write_report(target *t, tsdb_appender *app, int64_t ts, bool up, double duration, uint64_t scraped,
+                        uint64_t post, uint64_t added) {
+    double vals[REP_N] = {up ? 1 : 0, duration, (double)scraped, (double)post, (double)added};
+    uint64_t dummy = 0;
+    size_t n = t->spec.s.nlabels + 1;
+    for (int i = 0; i < REP_N; i++) {
+        int rc = append_counted(t, app, &t->rep_refs[i], t->rep_labels[i], n, ts, vals[i], &dummy);
+        if (rc) return rc;
+    }
+    t->rep_written = true;
+    if (ts > t->last_ts) t->last_ts = ts;
+    return 0;
+}
+
+/* Stale markers for every series of the last successful scrape (all: true)
+ * or for those of it the current attempt did not expose (all: false). */
+static int write_stale(target *t, tsdb_appender *app, int64_t ts, bool all) {
+    uint64_t dummy = 0;
+    for (size_t i = 0; i < t->cache.nslots; i++) {
+        series_entry *e = t->cache.slots[i];
+        if (!e || !e->in_last_ok) continue;
+        if (!all && e->seen == t->scrape_id && !e->explicit_ts) continue;
+        int rc = append_counted(t, app, &e->ref, e->lset, e->nlabels, ts, stale_nan(), &dummy);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void mark_stale_done(target *t, bool success) {
+    for (size_t i = 0; i < t->cache.nslots; i++) {
+        series_entry *e = t->cache.slots[i];
+        if (e) e->in_last_ok = success && e->seen == t->scrape_id && !e->explicit_ts;
+    }
+}
+
+/* Is `name` among the sample's labels (sorted)? */
+static const char *find_label(const label *v, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0) return v[i].value;
+    return NULL;
+}
+
+/* Build the final label set of a newly seen series into t->lb, as
+ * Prometheus' mutateSampleLabels: target labels are added; on a conflict
+ * honor_labels keeps the exposed value, otherwise the exposed label is
+ * renamed exported_<name> (prefixed again while that exists too). Empty
+ * values are dropped. `names` collects the allocated names (freed by the
+ * caller after copying). */
+static int build_labels(target *t, const expo_sample *s, char **names, size_t *nnames, char *err, size_t errcap) {
+    labels_builder *b = &t->lb;
+    lb_reset(b);
+    int rc;
+    for (size_t i = 0; i < s->nlabels; i++)
+        if (s->labels[i].value[0] && (rc = lb_add(b, s->labels[i].name, s->labels[i].value))) return rc;
+    if ((rc = lb_sort(b))) {
+        snprintf(err, errcap, "%s", flint_errmsg());
+        return rc;
+    }
+    const scrape_target_spec *sp = &t->spec.s;
+    for (size_t i = 0; i < sp->nlabels; i++) {
+        const label *tl = &sp->labels[i];
+        const char *exposed = find_label(s->labels, s->nlabels, tl->name);
+        if (exposed && *exposed) {
+            if (sp->honor_labels) continue;
+            /* rename: exported_<name>, while taken by the exposed labels or
+             * a target label, prefix again */
+            size_t nl = strlen(tl->name);
+            char *nm = NULL;
+            for (int k = 1;; k++) {
+                fl_free(nm);
+                nm = fl_malloc(nl + 9 * (size_t)k + 1);
+                if (!nm) return FLINT_ENOMEM;
+                nm[0] = 0;
+                for (int j = 0; j < k; j++) strcat(nm, "exported_");
+                strcat(nm, tl->name);
+                const char *ev = find_label(s->labels, s->nlabels, nm);
+                const char *tv = find_label(sp->labels, sp->nlabels, nm);
+                if (!(ev && *ev) && !tv) break;
+            }
+            names[(*nnames)++] = nm;
+            if ((rc = lb_set(b, nm, exposed))) return rc;
+        }
+        if ((rc = lb_set(b, tl->name, tl->value))) return rc;
+    }
+    if ((rc = lb_sort(b))) {
+        snprintf(err, errcap, "%s", flint_errmsg());
+        return rc;
+    }
+    labels l = lb_labels(b);
+    if (labels_validate(&l)) {
+        char buf[256];
+        labels_format(&l, buf, sizeof buf);
+        snprintf(err, errcap, "invalid metric name or label names: %s", buf);
+        return FLINT_EINVAL;
+    }
+    /* label limits, Prometheus' messages */
+    const char *metric = labels_get(&l, METRIC_NAME_LABEL);
+    if (!metric) metric = "";
+    if (sp->label_limit && l.n > sp->label_limit) {
+        snprintf(err, errcap, "label_limit exceeded (metric: %.50s, number of labels: %zu, limit: %u)", metric,
+                 l.n, sp->label_limit);
+        return FLINT_ELIMIT;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        size_t nl = strlen(l.v[i].name), vl = strlen(l.v[i].value);
+        if (sp->label_name_length_limit && nl > sp->label_name_length_limit) {
+            snprintf(err, errcap,
+                     "label_name_length_limit exceeded (metric: %.50s, label name: %.50s, length: %zu, limit: %u)",
+                     metric, l.v[i].name, nl, sp->label_name_length_limit);
+            return FLINT_ELIMIT;
+        }
+        if (sp->label_value_length_limit && vl > sp->label_value_length_limit) {
+            snprintf(err, errcap,
+                     "label_value_length_limit exceeded (metric: %.50s, label name: %.50s, value: \"%.50s\", "
+                     "length: %zu, limit: %u)",
+                     metric, l.v[i].name, l.v[i].value, vl, sp->label_value_length_limit);
+            return FLINT_ELIMIT;
+        }
+    }
+    return 0;
+}
+
+typedef struct scrape_result {
+    /* scraped: samples parsed; post_relabel: samples kept by metric
+     * relabeling, duplicates included (Prometheus' `added`: "the exact
+     * number of time series exposed on a scrape after relabelling"; the
+     * sample limit applies to it); appended: stored */
+    uint64_t scraped, post_relabel, appended, series_added;
+    char err[512];
+} scrape_result;
+
+/* Parse the body and append every sample into `app`. 0, or an error with
+ * res->err set (the caller rolls back). */
+static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_result *res) {
+    expo_format fmt = expo_format_from_content_type(ctype);
+    const char *body = t->body ? t->body : ""; /* an empty body is a scrape without samples */
+    if (!t->parser_ready) {
+        expo_parser_init(&t->parser, fmt, body, t->body_len);
+        t->parser_ready = true;
+    } else {
+        expo_parser_reset(&t->parser, fmt, body, t->body_len);
+    }
+    series_entry *prev = NULL;
+    const scrape_target_spec *sp = &t->spec.s;
+    int r, rc = 0;
+    while ((r = expo_next(&t->parser)) > 0) {
+        if (r != EXPO_SAMPLE) continue;
+        const expo_sample *s = expo_sample_at(&t->parser);
+        res->scraped++;
+        /* the parser says when the raw series is the previous sample's:
+         * then not even the hash is needed */
+        series_entry *e = s->series_repeated ? prev : NULL;
+        uint64_t h = 0;
+        if (!e) {
+            h = XXH3_64bits(s->series, s->series_len);
+            e = cache_get(&t->cache, h, s->series, s->series_len);
+        }
+        if (!e) {
+            char *names[64];
+            size_t nnames = 0;
+            if (t->spec.s.nlabels > 64) {
+                snprintf(res->err, sizeof res->err, "too many target labels");
+                return FLINT_ELIMIT;
+            }
+            rc = build_labels(t, s, names, &nnames, res->err, sizeof res->err);
+            if (!rc) {
+                rc = FLINT_ENOMEM;
+                e = fl_calloc(1, sizeof *e);
+                if (e && (e->raw = fl_malloc(s->series_len ? s->series_len : 1)) &&
+                    (e->lset = labels_dup(t->lb.v, t->lb.n))) {
+                    memcpy(e->raw, s->series, s->series_len);
+                    e->raw_len = s->series_len;
+                    e->raw_hash = h;
+                    e->nlabels = t->lb.n;
+                    rc = cache_put(&t->cache, e);
+                }
+                if (rc) {
+                    entry_free(e);
+                    if (!res->err[0]) snprintf(res->err, sizeof res->err, "out of memory");
+                } else {
+                    res->series_added++;
+                }
+            }
+            for (size_t i = 0; i < nnames; i++) fl_free(names[i]);
+            if (rc) return rc;
+        }
+        prev = e; /* entries never move or go away during a scrape */
+        /* metric_relabel_configs would drop samples here (not yet wired) */
+        res->post_relabel++;
+        if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
+            snprintf(res->err, sizeof res->err, "sample limit exceeded");
+            return FLINT_ELIMIT;
+        }
+        if (e->seen == t->scrape_id && !s->has_ts) {
+            /* the same series twice in one scrape: Prometheus' head refuses
+             * the second (same timestamp) and counts it; store it once */
+            t->n_dups++;
+            continue;
+        }
+        e->seen = t->scrape_id;
+        bool own_ts = sp->honor_timestamps && s->has_ts;
+        e->explicit_ts = own_ts;
+        double v = s->value;
+        rc = append_counted(t, app, &e->ref, e->lset, e->nlabels, own_ts ? s->ts_ms : t->sched_ms, v,
+                            &res->appended);
+        if (rc) {
+            snprintf(res->err, sizeof res->err, "append: %s", flint_errmsg());
+            return rc;
+        }
+    }
+    if (r < 0) {
+        snprintf(res->err, sizeof res->err, "%s", r == FLINT_EINVAL ? expo_error(&t->parser) : flint_strerror(r));
+        return r;
+    }
+    return 0;
+}
+
+/* ---- transfers ------------------------------------------------------------ */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
+    target *t = ud;
+    size_t n = size * nmemb;
+    if (t->spec.s.body_size_limit > 0 && (int64_t)(t->body_len + n) > t->spec.s.body_size_limit) {
+        t->body_too_big = true;
+        return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
+    }
+    if (t->body_len + n + 1 > t->body_cap) {
+        size_t cap = t->body_cap ? t->body_cap : 16384;
+        while (cap < t->body_len + n + 1) cap *= 2;
+        char *b = fl_realloc(t->body, cap);
+        if (!b) return 0;
+        t->body = b;
+        t->body_cap = cap;
+    }
+    memcpy(t->body + t->body_len, data, n);
+    t->body_len += n;
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
+    target *t = ud;
+    size_t n = size * nmemb;
+    if (n > 5 && memcmp(data, "HTTP/", 5) == 0) {
+        /* "HTTP/1.1 500 Internal Server Error\r\n" -> "500 Internal Server Error" */
+        const char *p = memchr(data, ' ', n);
+        size_t k = 0;
+        if (p) {
+            p++;
+            while (p < data + n && *p != '\r' && *p != '\n' && k + 1 < sizeof t->status_line)
+                t->status_line[k++] = *p++;
+        }
+        t->status_line[k] = 0;
+    }
+    return n;
+}
+
+/* Go's http.StatusText for the codes a target plausibly returns: HTTP/2
+ * status lines carry no reason phrase, but Prometheus' error (resp.Status)
+ * has one. */
+static const char *status_text(long code) {
+    switch (code) {
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
+
+static int start_scrape(scrape_manager *m, target *t) {
+    const scrape_target_spec *sp = &t->spec.s;
+    CURL *c = curl_easy_init();
+    if (!c) return FLINT_ENOMEM;
+    struct curl_slist *h = NULL, *h2;
+    char tmo[96];
+    snprintf(tmo, sizeof tmo, "X-Prometheus-Scrape-Timeout-Seconds: %g", (double)sp->timeout_ms / 1000.0);
+#define ADD(s)                                                                                     \
+    do {                                                                                           \
+        if (!(h2 = curl_slist_append(h, (s)))) goto oom;                                           \
+        h = h2;                                                                                    \
+    } while (0)
+    ADD(SCRAPE_ACCEPT_HEADER);
+    ADD(tmo);
+    if (!sp->enable_compression) ADD("Accept-Encoding: identity");
+    for (size_t i = 0; i < sp->nheaders; i++) ADD(sp->headers[i]);
+#undef ADD
+    curl_easy_setopt(c, CURLOPT_URL, sp->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "flint/0.1");
+    if (sp->enable_compression) curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)sp->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* no proxy from the environment, as Prometheus */
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->curl_err);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, t);
+    if (sp->body_size_limit > 0) curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sp->body_size_limit);
+    if (sp->basic_user) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, sp->basic_user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, sp->basic_password ? sp->basic_password : "");
+    }
+    if (sp->tls_ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, sp->tls_ca_file);
+    if (sp->tls_cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, sp->tls_cert_file);
+    if (sp->tls_key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, sp->tls_key_file);
+    if (sp->tls_insecure_skip_verify) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    t->body_len = 0;
+    t->body_too_big = false;
+    t->status_line[0] = 0;
+    t->curl_err[0] = 0;
+    if (curl_multi_add_handle(m->multi, c) != CURLM_OK) goto oom;
+    t->easy = c;
+    t->req_headers = h;
+    t->start_wall_ms = wall_ms();
+    t->start_mono = mono_s();
+    return 0;
+oom:
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return FLINT_ENOMEM;
+}
+
+static void end_transfer(scrape_manager *m, target *t) {
+    if (!t->easy) return;
+    curl_multi_remove_handle(m->multi, t->easy);
+    curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->req_headers);
+    t->easy = NULL;
+    t->req_headers = NULL;
+}
+
+static void set_state(scrape_manager *m, target *t, bool up, const char *err, double dur) {
+    pthread_mutex_lock(&m->mu);
+    t->health = up ? SCRAPE_HEALTH_UP : SCRAPE_HEALTH_DOWN;
+    snprintf(t->last_error, sizeof t->last_error, "%s", up ? "" : err);
+    t->last_scrape_ms = t->start_wall_ms;
+    t->last_duration_s = dur;
+    t->scrapes++;
+    t->dups = t->n_dups;
+    t->ooo = t->n_ooo;
+    t->oob = t->n_oob;
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* A transfer ended: parse, append, report, staleness. */
+static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
+    double dur = mono_s() - t->start_mono;
+    char err[512] = "";
+    long code = 0;
+    const char *ctype = NULL;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    char *ct = ctype ? fl_strdup(ctype) : NULL;
+    if (t->body_too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(err, sizeof err, "body size limit exceeded");
+    } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(err, sizeof err, "Get \"%s\": context deadline exceeded", t->spec.s.url);
+    } else if (cc != CURLE_OK) {
+        snprintf(err, sizeof err, "Get \"%s\": %s", t->spec.s.url, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
+    } else if (code != 200) {
+        if (strchr(t->status_line, ' '))
+            snprintf(err, sizeof err, "server returned HTTP status %s", t->status_line);
+        else
+            snprintf(err, sizeof err, "server returned HTTP status %ld %s", code, status_text(code));
+    }
+    end_transfer(m, t);
+    t->scrape_id++;
+    scrape_result res;
+    memset(&res, 0, sizeof res);
+    int64_t ts = t->sched_ms;
+    bool ok = !err[0];
+    tsdb_appender *app = tsdb_appender_begin(m->db);
+    if (!app) {
+        snprintf(err, sizeof err, "out of memory");
+        ok = false;
+    }
+    if (ok) {
+        int rc = append_body(t, app, ct, &res);
+        if (!rc) rc = write_stale(t, app, ts, false);
+        if (!rc) rc = write_report(t, app, ts, true, dur, res.scraped, res.post_relabel, res.series_added);
+        if (!rc) {
+            rc = tsdb_commit(app);
+            app = NULL;
+            if (rc) snprintf(res.err, sizeof res.err, "commit: %s", flint_errmsg());
+        }
+        if (rc) {
+            if (app) tsdb_rollback(app);
+            ok = false;
+            snprintf(err, sizeof err, "%s", res.err[0] ? res.err : flint_strerror(rc));
+            app = tsdb_appender_begin(m->db);
+        }
+    }
+    if (!ok && app) {
+        /* nothing of the failed scrape is stored: stale markers for the last
+         * good scrape's series, and the report with up=0 */
+        int rc = write_stale(t, app, ts, true);
+        if (!rc) rc = write_report(t, app, ts, false, dur, res.scraped, res.post_relabel, res.series_added);
+        if (rc) tsdb_rollback(app);
+        else if (tsdb_commit(app))
+            flint_log(FLINT_LOG_WARN, "scrape", "commit of a failed scrape's report failed", "target=%s err=\"%s\"",
+                      t->spec.s.url, flint_errmsg());
+    }
+    mark_stale_done(t, ok);
+    if (t->scrape_id % 16 == 0) cache_evict(&t->cache, t->scrape_id, 4);
+    if (!ok)
+        flint_log(FLINT_LOG_DEBUG, "scrape", "scrape failed", "target=%s err=\"%s\"", t->spec.s.url, err);
+    set_state(m, t, ok, err, dur);
+    fl_free(ct);
+    if (t->body_cap > (1u << 24)) { /* do not keep a huge buffer around */
+        fl_free(t->body);
+        t->body = NULL;
+        t->body_cap = 0;
+    }
+    t->body_len = 0;
+}
+
+/* A removed target: stale markers for its series and report series. */
+static void target_retire(scrape_manager *m, target *t) {
+    end_transfer(m, t);
+    if (!t->rep_written) return;
+    int64_t ts = wall_ms();
+    if (ts <= t->last_ts) ts = t->last_ts + 1;
+    tsdb_appender *app = tsdb_appender_begin(m->db);
+    if (!app) return;
+    int rc = write_stale(t, app, ts, true);
+    uint64_t dummy = 0;
+    size_t n = t->spec.s.nlabels + 1;
+    for (int i = 0; !rc && i < REP_N; i++)
+        rc = append_counted(t, app, &t->rep_refs[i], t->rep_labels[i], n, ts, stale_nan(), &dummy);
+    if (rc) tsdb_rollback(app);
+    else tsdb_commit(app);
+}
+
+/* ---- the manager ---------------------------------------------------------- */
+
+static void init_curl(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+scrape_manager *scrape_manager_new(tsdb *db) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_curl);
+    scrape_manager *m = fl_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->db = db;
+    if (!(m->multi = curl_multi_init())) {
+        fl_free(m);
+        flint_error(FLINT_ENOMEM, "scrape: curl_multi_init failed");
+        return NULL;
+    }
+    pthread_mutex_init(&m->mu, NULL);
+    return m;
+}
+
+int scrape_manager_set_targets(scrape_manager *m, const scrape_target_spec *specs, size_t n) {
+    spec_copy *v = n ? fl_calloc(n, sizeof *v) : NULL;
+    if (n && !v) return FLINT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int rc = spec_copy_make(&specs[i], &v[i]);
+        if (rc) {
+            for (size_t j = 0; j < i; j++) spec_copy_free(&v[j]);
+            fl_free(v);
+            return rc;
+        }
+    }
+    pthread_mutex_lock(&m->mu);
+    if (m->has_pending) {
+        for (size_t j = 0; j < m->npending; j++) spec_copy_free(&m->pending[j]);
+        fl_free(m->pending);
+    }
+    m->pending = v;
+    m->npending = n;
+    m->has_pending = true;
+    pthread_mutex_unlock(&m->mu);
+    curl_multi_wakeup(m->multi);
+    return 0;
+}
+
+/* Scrape thread: make the pending list the target list. */
+static void apply_pending(scrape_manager *m) {
+    pthread_mutex_lock(&m->mu);
+    if (!m->has_pending) {
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
+    spec_copy *v = m->pending;
+    size_t n = m->npending;
+    m->pending = NULL;
+    m->npending = 0;
+    m->has_pending = false;
+    target **old = m->targets;
+    size_t nold = m->ntargets;
+    pthread_mutex_unlock(&m->mu);
+
+    target **nt = fl_calloc(n ? n : 1, sizeof *nt);
+    bool *kept = fl_calloc(nold ? nold : 1, sizeof *kept);
+    if (!nt || !kept) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = spec_identity(&v[i].s);
+        target *t = NULL;
+        bool twice = false; /* the same target listed twice: scrape it once, as Prometheus */
+        for (size_t j = 0; j < i && !twice; j++) twice = nt[j] && nt[j]->id_hash == id;
+        if (twice) {
+            spec_copy_free(&v[i]);
+            nt[i] = NULL;
+            continue;
+        }
+        for (size_t j = 0; j < nold; j++)
+            if (!kept[j] && old[j]->id_hash == id) {
+                t = old[j];
+                kept[j] = true;
+                break;
+            }
+        if (t) {
+            int64_t old_interval = t->spec.s.interval_ms;
+            pthread_mutex_lock(&m->mu);
+            spec_copy_free(&t->spec);
+            t->spec = v[i];
+            pthread_mutex_unlock(&m->mu);
+            memset(&v[i], 0, sizeof v[i]);
+            t->offset_ms = scrape_target_offset(&t->spec.s);
+            if (old_interval != t->spec.s.interval_ms) t->next_ms = next_slot(t->sched_ms, t->spec.s.interval_ms, t->offset_ms);
+        } else {
+            t = fl_calloc(1, sizeof *t);
+            if (!t) goto oom_i;
+            t->spec = v[i];
+            memset(&v[i], 0, sizeof v[i]);
+            t->id_hash = id;
+            t->offset_ms = scrape_target_offset(&t->spec.s);
+            lb_init(&t->lb);
+            if (target_build_report_labels(t)) {
+                target_free(t);
+                goto oom_i;
+            }
+        }
+        nt[i] = t;
+        continue;
+    oom_i:
+        flint_log(FLINT_LOG_ERROR, "scrape", "out of memory adding a target", "target=%s", v[i].s.url);
+        spec_copy_free(&v[i]);
+        nt[i] = NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (nt[i]) nt[k++] = nt[i];
+    pthread_mutex_lock(&m->mu);
+    m->targets = nt;
+    m->ntargets = k;
+    pthread_mutex_unlock(&m->mu);
+    for (size_t j = 0; j < nold; j++)
+        if (!kept[j]) {
+            target_retire(m, old[j]);
+            target_free(old[j]);
+        }
+    fl_free(old);
+    fl_free(kept);
+    fl_free(v);
+    return;
+oom:
+    /* keep the old list; drop the new one */
+    flint_log(FLINT_LOG_ERROR, "scrape", "out of memory applying targets", NULL);
+    for (size_t i = 0; i < n; i++) spec_copy_free(&v[i]);
+    fl_free(v);
+    fl_free(nt);
+    fl_free(kept);
+}
+
+static void *scrape_thread(void *arg) {
+    scrape_manager *m = arg;
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        int stop = m->stop;
+        pthread_mutex_unlock(&m->mu);
+        if (stop) break;
+        apply_pending(m);
+        int64_t now = wall_ms();
+        int64_t wake = now + 1000;
+        for (size_t i = 0; i < m->ntargets; i++) {
+            target *t = m->targets[i];
+            int64_t iv = t->spec.s.interval_ms;
+            if (!t->next_ms) t->next_ms = next_slot(now, iv, t->offset_ms);
+            if (!t->easy && now >= t->next_ms) {
+                /* the latest slot <= now: normally next_ms itself; later
+                 * when the thread was held up or the manager was stopped
+                 * (missed slots are skipped, never caught up) */
+                t->sched_ms = next_slot(now - iv, iv, t->offset_ms);
+                if (t->sched_ms < t->next_ms) t->sched_ms = t->next_ms;
+                if (start_scrape(m, t))
+                    flint_log(FLINT_LOG_ERROR, "scrape", "cannot start a scrape", "target=%s", t->spec.s.url);
+                t->next_ms = next_slot(now, iv, t->offset_ms); /* missed slots are skipped */
+            } else if (t->easy && now >= t->next_ms) {
+                t->next_ms = next_slot(now, iv, t->offset_ms);
+            }
+            if (t->next_ms < wake) wake = t->next_ms;
+        }
+        int running = 0;
+        curl_multi_perform(m->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            target *t = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+            CURLcode cc = msg->data.result;
+            if (t) finish_scrape(m, t, cc);
+        }
+        now = wall_ms();
+        long curl_tmo = -1;
+        curl_multi_timeout(m->multi, &curl_tmo);
+        int64_t wait = wake - now;
+        if (wait < 0) wait = 0;
+        if (curl_tmo >= 0 && curl_tmo < wait) wait = curl_tmo;
+        if (wait > 0) curl_multi_poll(m->multi, NULL, 0, (int)wait, NULL);
+    }
+    for (size_t i = 0; i < m->ntargets; i++) end_transfer(m, m->targets[i]);
+    return NULL;
+}
+
+int scrape_manager_run(scrape_manager *m) {
+    pthread_mutex_lock(&m->mu);
+    if (m->running) {
+        pthread_mutex_unlock(&m->mu);
+        return flint_error(FLINT_EINVAL, "scrape: manager already running");
+    }
+    m->stop = 0;
+    m->running = true;
+    pthread_mutex_unlock(&m->mu);
+    if (pthread_create(&m->thread, NULL, scrape_thread, m)) {
+        pthread_mutex_lock(&m->mu);
+        m->running = false;
+        pthread_mutex_unlock(&m->mu);
+        return flint_error(FLINT_EIO, "scrape: cannot start the scrape thread");
+    }
+    return 0;
+}
+
+void scrape_manager_stop(scrape_manager *m) {
+    pthread_mutex_lock(&m->mu);
+    bool running = m->running;
+    m->stop = 1;
+    pthread_mutex_unlock(&m->mu);
+    if (!running) return;
+    curl_multi_wakeup(m->multi);
+    pthread_join(m->thread, NULL);
+    pthread_mutex_lock(&m->mu);
+    m->running = false;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void scrape_manager_free(scrape_manager *m) {
+    if (!m) return;
+    scrape_manager_stop(m);
+    for (size_t i = 0; i < m->ntargets; i++) {
+        end_transfer(m, m->targets[i]);
+        target_free(m->targets[i]);
+    }
+    fl_free(m->targets);
+    for (size_t j = 0; j < m->npending; j++) spec_copy_free(&m->pending[j]);
+    fl_free(m->pending);
+    curl_multi_cleanup(m->multi);
+    pthread_mutex_destroy(&m->mu);
+    fl_free(m);
+}
+
+int scrape_manager_targets(scrape_manager *m, scrape_target_status **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&m->mu);
+    size_t cnt = m->ntargets;
+    scrape_target_status *v = cnt ? fl_calloc(cnt, sizeof *v) : NULL;
+    if (cnt && !v) {
+        pthread_mutex_unlock(&m->mu);
+        return FLINT_ENOMEM;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        const target *t = m->targets[i];
+        scrape_target_status *s = &v[i];
+        s->scrape_url = fl_strdup(t->spec.s.url);
+        s->labels = labels_dup(t->spec.s.labels, t->spec.s.nlabels);
+        s->nlabels = t->spec.s.nlabels;
+        s->last_error = fl_strdup(t->last_error);
+        s->health = t->health;
+        s->last_scrape_ms = t->last_scrape_ms;
+        s->last_scrape_duration_s = t->last_duration_s;
+        s->interval_ms = t->spec.s.interval_ms;
+        s->timeout_ms = t->spec.s.timeout_ms;
+        s->scrapes = t->scrapes;
+        s->duplicate_samples = t->dups;
+        s->out_of_order_samples = t->ooo;
+        s->out_of_bounds_samples = t->oob;
+        if (!s->scrape_url || !s->labels || !s->last_error) {
+            pthread_mutex_unlock(&m->mu);
+            scrape_target_status_free(v, cnt);
+            return FLINT_ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+void scrape_target_status_free(scrape_target_status *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++) {
+        fl_free(v[i].scrape_url);
+        fl_free(v[i].labels);
+        fl_free(v[i].last_error);
+    }
+    fl_free(v);
+}
