@@ -14,6 +14,9 @@
 #include "storage/units.h"
 #include "tsdb/db.h"
 #include "web/api.h"
+#include "cmd/targets.h"
+#include "scrape/config.h"
+#include "scrape/scrapeloop.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +24,12 @@
 #include <string.h>
 #include <time.h>
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
+
+static void on_hup(int sig) {
+    (void)sig;
+    reload_requested = 1;
+}
 
 static void on_signal(int sig) {
     (void)sig;
@@ -88,6 +96,29 @@ static int engine_options(const flag_set *fs, pql_engine_opts *eo) {
     return 0;
 }
 
+/* Load the configuration (the embedded self-scrape one when path is "")
+ * and hand its targets to the scrape manager. -1 (logged) on error. */
+static int apply_config(const char *path, scrape_manager *sm) {
+    scrape_config *c = NULL;
+    int rc = *path ? scrape_config_load(path, &c, NULL, NULL) : scrape_config_default(&c);
+    if (rc) {
+        flint_log(FLINT_LOG_ERROR, "main", "loading the configuration failed", "err=\"%s\"", flint_errmsg());
+        return -1;
+    }
+    target_list *tl;
+    rc = target_list_build(c, &tl);
+    if (rc == 0) {
+        size_t n;
+        const scrape_target_spec *specs = target_list_specs(tl, &n);
+        rc = scrape_manager_set_targets(sm, specs, n);
+        flint_log(FLINT_LOG_INFO, "scrape", "targets loaded", "jobs=%zu targets=%zu", c->njobs, n);
+        target_list_free(tl);
+    }
+    if (rc) flint_log(FLINT_LOG_ERROR, "main", "applying the configuration failed", "err=\"%s\"", flint_errmsg());
+    scrape_config_free(c);
+    return rc ? -1 : 0;
+}
+
 int cmd_server(int argc, char **argv) {
     flag_def defs[] = {
         {"config.file", FLAG_STRING, "", "Prometheus configuration file (default: the embedded self-scrape config)", 0, 0},
@@ -125,14 +156,20 @@ int cmd_server(int argc, char **argv) {
         return 1;
     }
     const char *cfg = flag_str(&fs, "config.file");
-    flint_log(FLINT_LOG_WARN, "main", "scraping is not in this build yet (issue 3)", "config=\"%s\"",
-              *cfg ? cfg : "(embedded)");
+    scrape_manager *sm = scrape_manager_new(db);
+    if (!sm || apply_config(cfg, sm) != 0) {
+        if (sm) scrape_manager_free(sm);
+        tsdb_close(db);
+        return 1;
+    }
+    scrape_manager_run(sm);
     ao.listen_address = flag_str(&fs, "web.listen-address");
     ao.db = db;
     ao.version = FLINT_VERSION; /* semver: Grafana reads it */
     api_server *api;
     if (api_server_start(&ao, &api)) {
         flint_log(FLINT_LOG_ERROR, "web", "starting the HTTP API failed", "err=\"%s\"", flint_errmsg());
+        scrape_manager_free(sm);
         tsdb_close(db);
         return 1;
     }
@@ -143,11 +180,18 @@ int cmd_server(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     flint_log(FLINT_LOG_INFO, "main", "server is ready", NULL);
     time_t last = time(NULL);
     while (!stop_requested) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        if (reload_requested) {
+            reload_requested = 0;
+            flint_log(FLINT_LOG_INFO, "main", "reloading configuration", "file=\"%s\"", *cfg ? cfg : "(embedded)");
+            apply_config(cfg, sm); /* on error the previous targets stay */
+        }
         if (time(NULL) - last >= 60) {
             last = time(NULL);
             if (tsdb_maintain(db))
@@ -156,6 +200,7 @@ int cmd_server(int argc, char **argv) {
     }
     flint_log(FLINT_LOG_INFO, "main", "received termination signal, shutting down", NULL);
     api_server_stop(api); /* waits for in-flight queries before the DB closes */
+    scrape_manager_free(sm); /* stops the scrape thread before the DB closes */
     tsdb_close(db);
     flint_log(FLINT_LOG_INFO, "main", "see you next time", NULL);
     return 0;
