@@ -797,6 +797,63 @@ static int h_ready(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
+/* ---- /metrics: flint's own figures in Prometheus' names ------------------------ */
+
+static int64_t process_start_ms;
+
+static void metric(fl_buf *b, const char *name, const char *type, const char *help, double v) {
+    char line[512];
+    int n = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+    if (n > 0) fl_buf_put(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static int h_metrics(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    resp_text(r, 200, "");
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    fl_buf *b = &r->w.buf;
+    tsdb_stats st;
+    tsdb_get_stats(q->srv->db, &st);
+    char line[256];
+    int n = snprintf(line, sizeof line,
+                     "# HELP flint_build_info A metric with a constant '1' value labeled by version.\n"
+                     "# TYPE flint_build_info gauge\nflint_build_info{version=\"%s\"} 1\n",
+                     q->srv->version);
+    if (n > 0) fl_buf_put(b, line, (size_t)n);
+    metric(b, "prometheus_tsdb_head_series", "gauge", "Total number of series in the head block.", (double)st.head_series);
+    metric(b, "prometheus_tsdb_head_samples_appended_total", "counter", "Total number of appended samples.",
+           (double)st.head_samples);
+    metric(b, "prometheus_tsdb_head_chunks", "gauge", "Total number of full chunks in the head block.",
+           (double)st.head_chunks);
+    metric(b, "prometheus_tsdb_blocks_loaded", "gauge", "Number of currently loaded data blocks.", (double)st.blocks);
+    metric(b, "prometheus_tsdb_storage_blocks_bytes", "gauge", "The number of bytes used by loaded blocks.",
+           (double)st.block_bytes);
+    metric(b, "prometheus_tsdb_wal_storage_size_bytes", "gauge", "Size of the write ahead log directory.",
+           (double)st.wal_bytes);
+    metric(b, "flint_tsdb_disk_bytes", "gauge", "Bytes of every file in the data directory.", (double)st.disk_bytes);
+    if (st.head_series) {
+        metric(b, "prometheus_tsdb_head_min_time", "gauge", "Minimum time bound of the head block (ms).",
+               (double)st.head_mint);
+        metric(b, "prometheus_tsdb_head_max_time", "gauge", "Maximum timestamp of the head block (ms).",
+               (double)st.head_maxt);
+    }
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    metric(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           (double)rss * (double)sysconf(_SC_PAGESIZE));
+    struct timespec cpu;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    metric(b, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+           (double)cpu.tv_sec + cpu.tv_nsec / 1e9);
+    metric(b, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+           (double)process_start_ms / 1000.0);
+    return 0;
+}
+
 enum { M_GET = 1, M_POST = 2, M_HEAD = 4 };
 
 static const struct route {
@@ -816,6 +873,7 @@ static const struct route {
     {"/api/v1/alerts", M_GET, h_alerts},
     {"/-/healthy", M_GET | M_HEAD, h_healthy},
     {"/-/ready", M_GET | M_HEAD, h_ready},
+    {"/metrics", M_GET, h_metrics},
 };
 
 /* Decode %XX in a path segment ('+' stays '+'). */
@@ -1080,6 +1138,7 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss, bool *v6)
 
 int api_server_start(const api_options *opts, api_server **out) {
     *out = NULL;
+    if (!process_start_ms) process_start_ms = now_ms();
     if (!opts || !opts->db || !opts->listen_address)
         return flint_error(FLINT_EINVAL, "web: a database and a listen address are required");
     struct sockaddr_storage ss;

@@ -267,6 +267,9 @@ def test_misc_endpoints():
     for path, text in (("/-/healthy", b"Healthy"), ("/-/ready", b"Ready")):
         st, _, body = request("GET", path)
         check(path, st == 200 and text in body, body)
+    st, hdrs, body = request("GET", "/metrics")
+    check("/metrics", st == 200 and hdrs.get("content-type", "").startswith("text/plain; version=0.0.4")
+          and b"\nprometheus_tsdb_head_series " in body and b"# TYPE process_cpu_seconds_total counter" in body, body[:300])
     st, _, body = request("GET", "/api/v1/nosuch")
     check("404", st == 404, st)
     st, _, body = request("GET", "/")
