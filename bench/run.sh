@@ -11,13 +11,13 @@
 #
 # Environment: BENCH_DATA (dataset dir, generated if missing), BENCH_PEERS
 # (default "prometheus,victoriametrics"; "" for flint only), BENCH_ONLY
-# (space-separated subset of: chunk head expo storage).
+# (space-separated subset of: chunk head expo storage engine).
 # Results: bench/results/*.{txt,json,md}; figures are copied by hand into
 # docs/benchmarks.md with the date and machine.
 set -eu
 cd "$(dirname "$0")/.."
 DATA=${BENCH_DATA:-/tmp/bench-data}
-ONLY=${BENCH_ONLY:-chunk head expo storage}
+ONLY=${BENCH_ONLY:-chunk head expo storage engine}
 SHARED=$(cd ../shared/bench && pwd)
 harness=build/peer-bench
 rm -rf "$harness" && mkdir -p build && cp -r "$SHARED" "$harness" && chmod -R u+w "$harness"
@@ -51,4 +51,24 @@ if want storage; then
     echo "=== storage: flint import vs promtool vs VictoriaMetrics ($DATA)"
     python3 bench/storage_bench.py --harness "$harness" --data "$DATA" --flint ./flint \
         --peers "${BENCH_PEERS-prometheus,victoriametrics}" --out bench/results
+fi
+if want engine && [ -x build/bench/engine_bench ]; then
+    echo "=== PromQL engine, in-process (range queries over 24 h, step 60 s)"
+    fdb=/tmp/bench-flint-storage   # the storage step's import, when it ran
+    if [ ! -d "$fdb" ]; then
+        fdb=/tmp/bench-flint-engine
+        if [ ! -f "$fdb.done" ]; then
+            rm -rf "$fdb"
+            ./flint import openmetrics "$DATA/dataset.om" "$fdb" >/tmp/bench-logs/engine-import.log 2>&1
+            touch "$fdb.done"
+        fi
+    fi
+    hist=${BENCH_HIST:-/tmp/bench-hist}
+    if [ ! -f "$hist/db.done" ]; then
+        python3 bench/gen_histogram.py --out "$hist" >/dev/null
+        rm -rf "$hist/db"
+        ./flint import openmetrics "$hist/hist.om" "$hist/db" >/tmp/bench-logs/engine-hist-import.log 2>&1
+        touch "$hist/db.done"
+    fi
+    build/bench/engine_bench "$fdb" "$hist/db" | tee bench/results/engine.txt
 fi
