@@ -165,6 +165,7 @@ int cmd_server(int argc, char **argv) {
     scrape_manager_run(sm);
     ao.listen_address = flag_str(&fs, "web.listen-address");
     ao.db = db;
+    ao.scraper = sm;
     ao.version = FLINT_VERSION; /* semver: Grafana reads it */
     api_server *api;
     if (api_server_start(&ao, &api)) {

@@ -15,6 +15,7 @@
 #include "storage/alloc.h"
 #include "storage/err.h"
 #include "storage/log.h"
+#include "storage/units.h"
 #include "web/json.h"
 #include "web/params.h"
 
@@ -46,6 +47,7 @@ struct api_server {
     char *version, *revision;
     size_t max_body_bytes;
     uint16_t port;
+    scrape_manager *scraper;
 };
 
 void api_options_default(api_options *o) {
@@ -746,6 +748,86 @@ static int h_buildinfo(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
+static void jw_labels_obj(json_writer *w, const label *v, size_t n) {
+    jw_obj_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        jw_key(w, v[i].name);
+        jw_cstr(w, v[i].value);
+    }
+    jw_obj_end(w);
+}
+
+/* /api/v1/targets: the scrape manager's snapshot, in Prometheus' shape.
+ * discoveredLabels holds the target labels (flint does not keep the
+ * pre-relabelling set per target yet). */
+static int h_targets(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    scrape_target_status *v = NULL;
+    size_t n = 0;
+    if (q->srv->scraper && scrape_manager_targets(q->srv->scraper, &v, &n)) {
+        resp_error(r, "internal", flint_errmsg());
+        return 0;
+    }
+    const char *state = param(q, "state");
+    bool active = !state || !*state || !strcmp(state, "any") || !strcmp(state, "active");
+    resp_begin(r);
+    jw_obj_begin(&r->w);
+    jw_key(&r->w, "activeTargets");
+    jw_arr_begin(&r->w);
+    for (size_t i = 0; active && i < n; i++) {
+        const scrape_target_status *t = &v[i];
+        labels l = {t->labels, t->nlabels};
+        const char *job = labels_get(&l, "job");
+        char buf[64];
+        jw_obj_begin(&r->w);
+        jw_key(&r->w, "discoveredLabels");
+        jw_labels_obj(&r->w, t->labels, t->nlabels);
+        jw_key(&r->w, "labels");
+        jw_labels_obj(&r->w, t->labels, t->nlabels);
+        jw_key(&r->w, "scrapePool");
+        jw_cstr(&r->w, job ? job : "");
+        jw_key(&r->w, "scrapeUrl");
+        jw_cstr(&r->w, t->scrape_url);
+        jw_key(&r->w, "globalUrl");
+        jw_cstr(&r->w, t->scrape_url);
+        jw_key(&r->w, "lastError");
+        jw_cstr(&r->w, t->last_error ? t->last_error : "");
+        jw_key(&r->w, "lastScrape");
+        if (t->last_scrape_ms) {
+            time_t secs = (time_t)(t->last_scrape_ms / 1000);
+            struct tm tm;
+            gmtime_r(&secs, &tm);
+            size_t k = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+            snprintf(buf + k, sizeof buf - k, ".%03dZ", (int)(t->last_scrape_ms % 1000));
+            jw_cstr(&r->w, buf);
+        } else {
+            jw_cstr(&r->w, "0001-01-01T00:00:00Z");
+        }
+        jw_key(&r->w, "lastScrapeDuration");
+        jw_num(&r->w, t->last_scrape_duration_s);
+        jw_key(&r->w, "health");
+        jw_cstr(&r->w, scrape_health_name(t->health));
+        jw_key(&r->w, "scrapeInterval");
+        duration_format(t->interval_ms, buf, sizeof buf);
+        jw_cstr(&r->w, buf);
+        jw_key(&r->w, "scrapeTimeout");
+        duration_format(t->timeout_ms, buf, sizeof buf);
+        jw_cstr(&r->w, buf);
+        jw_obj_end(&r->w);
+    }
+    jw_arr_end(&r->w);
+    jw_key(&r->w, "droppedTargets");
+    jw_arr_begin(&r->w);
+    jw_arr_end(&r->w);
+    jw_key(&r->w, "droppedTargetCounts");
+    jw_obj_begin(&r->w);
+    jw_obj_end(&r->w);
+    jw_obj_end(&r->w);
+    resp_end(r, NULL, 0, NULL);
+    scrape_target_status_free(v, n);
+    return 0;
+}
+
 /* Endpoints whose data flint does not keep yet (no metadata store, no rule
  * evaluation): the empty answers Prometheus gives with nothing loaded, so
  * Grafana's metric browser and alerting views work. */
@@ -871,6 +953,7 @@ static const struct route {
     {"/api/v1/metadata", M_GET, h_metadata},
     {"/api/v1/rules", M_GET, h_rules},
     {"/api/v1/alerts", M_GET, h_alerts},
+    {"/api/v1/targets", M_GET, h_targets},
     {"/-/healthy", M_GET | M_HEAD, h_healthy},
     {"/-/ready", M_GET | M_HEAD, h_ready},
     {"/metrics", M_GET, h_metrics},
@@ -1148,6 +1231,7 @@ int api_server_start(const api_options *opts, api_server **out) {
     api_server *s = fl_calloc(1, sizeof *s);
     if (!s) return FLINT_ENOMEM;
     s->db = opts->db;
+    s->scraper = opts->scraper;
     s->engine_opts = opts->engine;
     s->engine = pql_engine_new(&opts->engine);
     s->version = fl_strdup(opts->version ? opts->version : API_COMPAT_VERSION);

@@ -23,6 +23,7 @@
 #define FLINT_WEB_API_H
 
 #include "query/engine.h"
+#include "scrape/scrapeloop.h"
 #include "tsdb/db.h"
 
 #include <stddef.h>
@@ -43,6 +44,7 @@ typedef struct api_options {
     unsigned max_connections;     /* 0 = 512 */
     unsigned idle_timeout_s;      /* idle connection timeout; 0 = 300 */
     size_t max_body_bytes;        /* largest POST body; 0 = 8 MiB */
+    scrape_manager *scraper;      /* borrowed, for /api/v1/targets; NULL = no targets */
 } api_options;
 
 void api_options_default(api_options *o);

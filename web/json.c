@@ -146,6 +146,13 @@ void jw_int(json_writer *w, int64_t v) {
     put(w, tmp, (size_t)n);
 }
 
+void jw_num(json_writer *w, double v) {
+    char tmp[40];
+    int n = isfinite(v) ? snprintf(tmp, sizeof tmp, "%.17g", v) : snprintf(tmp, sizeof tmp, "null");
+    sep(w);
+    put(w, tmp, (size_t)n);
+}
+
 void jw_bool(json_writer *w, bool v) {
     sep(w);
     put(w, v ? "true" : "false", v ? 4 : 5);

@@ -43,6 +43,8 @@ void jw_key(json_writer *w, const char *k);
 void jw_str(json_writer *w, const char *s, size_t n);
 void jw_cstr(json_writer *w, const char *s);
 void jw_int(json_writer *w, int64_t v);
+/* A finite double as a JSON number (%.17g); null otherwise. */
+void jw_num(json_writer *w, double v);
 void jw_bool(json_writer *w, bool v);
 void jw_null(json_writer *w);
 /* A sample value: a JSON string in Prometheus' format. */

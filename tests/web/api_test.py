@@ -267,6 +267,9 @@ def test_misc_endpoints():
     for path, text in (("/-/healthy", b"Healthy"), ("/-/ready", b"Ready")):
         st, _, body = request("GET", path)
         check(path, st == 200 and text in body, body)
+    st, doc, raw = get_json("/api/v1/targets")
+    check("targets without a scraper", st == 200 and doc["data"] == {"activeTargets": [], "droppedTargets": [],
+                                                                     "droppedTargetCounts": {}}, raw)
     st, hdrs, body = request("GET", "/metrics")
     check("/metrics", st == 200 and hdrs.get("content-type", "").startswith("text/plain; version=0.0.4")
           and b"\nprometheus_tsdb_head_series " in body and b"# TYPE process_cpu_seconds_total counter" in body, body[:300])
