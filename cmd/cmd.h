@@ -13,6 +13,7 @@
 int cmd_server(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_tsdb(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 
 /* --storage.tsdb.retention.* into options; -1 after printing an error. */
 int cmd_db_options(const flag_set *fs, tsdb_options *o);

@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  server                        run the server\n"
             "  import openmetrics FILE DIR   backfill blocks from an OpenMetrics file\n"
+            "  query --data DIR EXPR         evaluate PromQL on a data directory (read-only)\n"
             "  tsdb analyze DIR              blocks, series, samples, bytes per sample, cardinality\n"
             "  tsdb ls DIR                   list blocks\n"
             "  check config FILE             validate a prometheus.yml like promtool check config\n"
@@ -34,6 +35,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "server")) return cmd_server(argc - 2, argv + 2);
     if (!strcmp(argv[1], "import")) return cmd_import(argc - 2, argv + 2);
     if (!strcmp(argv[1], "tsdb")) return cmd_tsdb(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "query")) return cmd_query(argc - 2, argv + 2);
     if (!strcmp(argv[1], "check")) {
         if (argc == 4 && !strcmp(argv[2], "config")) return scrape_check_config(argv[3], stdout) ? 1 : 0;
         fprintf(stderr, "usage: flint check config FILE\n\nValidate a Prometheus configuration file like `promtool check config`.\n");

@@ -310,11 +310,12 @@ int tsdb_open(const char *dir, const tsdb_options *opt, tsdb **out) {
     int64_t bmax = blocks_maxt(db);
     if (bmax != INT64_MIN && (rc = head_truncate(db->h, bmax))) goto fail;
 
-    if (!db->opt.no_wal && !db->opt.read_only) {
+    if (!db->opt.no_wal) {
         replay_ctx rctx = {.db = db};
         walrec_replay_cb cb = {replay_series, replay_samples};
         walrec_replay_stats st;
-        rc = walrec_replay(db->waldir, &cb, &rctx, &st);
+        rc = db->opt.read_only ? walrec_replay_readonly(db->waldir, &cb, &rctx, &st)
+                               : walrec_replay(db->waldir, &cb, &rctx, &st);
         fl_free(rctx.buf);
         if (rc) goto fail;
         if (st.records)
@@ -322,10 +323,12 @@ int tsdb_open(const char *dir, const tsdb_options *opt, tsdb **out) {
                       "checkpoint=%d last_segment=%d series=%llu samples=%llu skipped=%llu bytes_dropped=%lld",
                       st.checkpoint_seg, st.last_seg, (unsigned long long)st.series,
                       (unsigned long long)st.samples, (unsigned long long)rctx.skipped, (long long)st.bytes_dropped);
-        wal_options wo;
-        wal_options_default(&wo);
-        if (db->opt.wal_segment_size) wo.segment_size = db->opt.wal_segment_size;
-        if ((rc = wal_open(db->waldir, &wo, &db->w))) goto fail;
+        if (!db->opt.read_only) {
+            wal_options wo;
+            wal_options_default(&wo);
+            if (db->opt.wal_segment_size) wo.segment_size = db->opt.wal_segment_size;
+            if ((rc = wal_open(db->waldir, &wo, &db->w))) goto fail;
+        }
     }
     *out = db;
     return 0;

@@ -333,7 +333,8 @@ static int replay_dir(const char *dir, int first, const walrec_replay_cb *cb, vo
     return rc;
 }
 
-int walrec_replay(const char *waldir, const walrec_replay_cb *cb, void *ctx, walrec_replay_stats *stats) {
+static int replay_impl(const char *waldir, const walrec_replay_cb *cb, void *ctx, walrec_replay_stats *stats,
+                       bool repair) {
     walrec_replay_stats local;
     walrec_replay_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
@@ -375,12 +376,25 @@ int walrec_replay(const char *waldir, const walrec_replay_cb *cb, void *ctx, wal
 
     rc = replay_dir(waldir, ckpt_seg + 1, cb, ctx, &sc, st, &cut, &cut_seg, &cut_off);
     walrec_scratch_free(&sc);
-    if (rc && cut) {
+    if (rc && cut && !repair) {
+        /* a live writer may be in the middle of this record: stop here */
+        flint_log(FLINT_LOG_DEBUG, "wal", "read-only replay stopped at an incomplete record", "dir=%s err=\"%s\"",
+                  waldir, flint_errmsg());
+        rc = 0;
+    } else if (rc && cut) {
         flint_log(FLINT_LOG_WARN, "wal", "replay stopped at a torn or corrupt record", "dir=%s err=\"%s\"", waldir,
                   flint_errmsg());
         rc = wal_repair_ex(waldir, cut_seg, cut_off, &st->bytes_dropped);
     }
     return rc;
+}
+
+int walrec_replay(const char *waldir, const walrec_replay_cb *cb, void *ctx, walrec_replay_stats *stats) {
+    return replay_impl(waldir, cb, ctx, stats, true);
+}
+
+int walrec_replay_readonly(const char *waldir, const walrec_replay_cb *cb, void *ctx, walrec_replay_stats *stats) {
+    return replay_impl(waldir, cb, ctx, stats, false);
 }
 
 /* ---- checkpoint ------------------------------------------------------------------ */

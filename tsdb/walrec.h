@@ -96,6 +96,11 @@ typedef struct walrec_replay_stats {
  * log. stats may be NULL. */
 int walrec_replay(const char *waldir, const walrec_replay_cb *cb, void *ctx, walrec_replay_stats *stats);
 
+/* The same without changing anything on disk: a torn or corrupt record
+ * ends the replay (returning 0) instead of cutting the log. For readers of
+ * a directory that a live server may be writing (`flint query --data`). */
+int walrec_replay_readonly(const char *waldir, const walrec_replay_cb *cb, void *ctx, walrec_replay_stats *stats);
+
 /* ---- checkpoint ---------------------------------------------------------------- */
 
 /* Compact the latest checkpoint (if any) and segments [first_seg, last_seg]

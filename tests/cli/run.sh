@@ -39,6 +39,18 @@ check "both thread counts write the same bytes" \
 ls_out=$($bin tsdb ls "$tmp/db2")
 check "tsdb ls lists one block" '[ "$(echo "$ls_out" | wc -l)" -eq 2 ]'
 
+# flint query on the imported directory (read-only)
+out=$($bin query --data "$tmp/db2" --time 1700000045 'fam0{s="0"}')
+check "query instant value" '[[ "$out" == *"fam0{job=\"cli\", s=\"0\"}"*" 3.5 @1700000045.000"* ]]'
+out=$($bin query --data "$tmp/db2" --time 1700000045 --format json 'count(fam3)')
+check "query json count" '[ "$out" = "{\"resultType\":\"vector\",\"result\":[{\"metric\":{},\"value\":[1700000045,\"4\"]}]}" ]'
+out=$($bin query --data "$tmp/db2" --start 1700000000 --end 1700000060 --step 30s --format csv 'fam1{s="2"}')
+check "query range csv" '[ "$out" = "$(printf "metric,timestamp,value\n\"fam1{job=\"\"cli\"\", s=\"\"2\"\"}\",1700000000.000,1020.5\n\"fam1{job=\"\"cli\"\", s=\"\"2\"\"}\",1700000030.000,1022.5\n\"fam1{job=\"\"cli\"\", s=\"\"2\"\"}\",1700000060.000,1024.5")" ]'
+err=$($bin query --data "$tmp/db2" 'sum(rate(x[5m])' 2>&1); rc=$?
+check "query parse error exits 1 with position" '[ $rc -eq 1 ] && [[ "$err" == *"1:16: parse error: unclosed left parenthesis"* ]]'
+$bin query 'up' >/dev/null 2>&1; rc=$?
+check "query without --data exits 2" '[ $rc -eq 2 ]'
+
 # errors name the file and line, and nothing is written
 printf '# TYPE a gauge\na 1 1\na 2 x\n# EOF\n' > "$tmp/badts.om"
 err=$($bin import --quiet openmetrics "$tmp/badts.om" "$tmp/dbbad" 2>&1); rc=$?

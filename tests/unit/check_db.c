@@ -8,6 +8,7 @@
 #include "storage/chunk.h"
 #include "storage/err.h"
 #include "storage/fileio.h"
+#include "storage/wal.h"
 #include "tsdb/block.h"
 #include "tsdb/blockbuild.h"
 #include "tsdb/db.h"
@@ -116,6 +117,34 @@ START_TEST(test_db_wal_replay_after_reopen) {
     tsdb_close(db);
     db = open_db(dir, 0, 0);
     ck_assert_int_eq(verify(db, 0, INT64_MAX / 2, 0, 700 * 1000, 15000), 5);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+START_TEST(test_db_read_only_sees_wal_and_writes_nothing) {
+    const char *dir = tu_tmpdir();
+    tsdb *db = open_db(dir, 0, 0);
+    fill(db, 3, 0, 300 * 1000, 15000);
+    /* a second, read-only view while the writer still holds the directory */
+    char waldir[PATH_MAX];
+    snprintf(waldir, sizeof waldir, "%s/wal", dir);
+    int first0, last0;
+    ck_assert_int_eq(wal_segment_range(waldir, &first0, &last0), 0);
+    int64_t size0 = fio_tree_size(dir);
+    tsdb_options o;
+    tsdb_options_default(&o);
+    o.read_only = true;
+    tsdb *ro;
+    ck_assert_int_eq(tsdb_open(dir, &o, &ro), 0);
+    ck_assert_int_eq(verify(ro, 0, INT64_MAX / 2, 0, 300 * 1000, 15000), 3);
+    ck_assert_ptr_null(tsdb_appender_begin(ro));
+    tsdb_close(ro);
+    int first1, last1;
+    ck_assert_int_eq(wal_segment_range(waldir, &first1, &last1), 0);
+    ck_assert_int_eq(first0, first1);
+    ck_assert_int_eq(last0, last1);
+    ck_assert_int_eq(size0, fio_tree_size(dir));
     tsdb_close(db);
     tu_tmpdir_cleanup();
 }
@@ -321,6 +350,7 @@ Suite *db_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_db_wal_replay_after_reopen);
     tcase_add_test(tc, test_db_lock_excludes_second_open);
+    tcase_add_test(tc, test_db_read_only_sees_wal_and_writes_nothing);
     tcase_add_test(tc, test_db_head_cut_and_merged_reads);
     tcase_add_test(tc, test_db_compaction_merges_levels);
     tcase_add_test(tc, test_db_retention_by_time);
