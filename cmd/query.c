@@ -22,23 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-static void fmt_value(double v, char *buf, size_t cap) {
-    if (v != v) snprintf(buf, cap, "NaN");
-    else if (v > 1.7976931348623157e308) snprintf(buf, cap, "+Inf");
-    else if (v < -1.7976931348623157e308) snprintf(buf, cap, "-Inf");
-    else snprintf(buf, cap, "%.17g", v);
-    /* shortest form that round-trips, as Prometheus prints */
-    for (int prec = 1; prec <= 17 && v == v && v < 1.7976931348623157e308 && v > -1.7976931348623157e308; prec++) {
-        char tmp[64];
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        double back;
-        if (sscanf(tmp, "%lf", &back) == 1 && back == v) {
-            snprintf(buf, cap, "%s", tmp);
-            break;
-        }
-    }
-}
-
 static void csv_field(const char *s) {
     putchar('"');
     for (; *s; s++) {
@@ -51,7 +34,7 @@ static void csv_field(const char *s) {
 static void print_row(const char *fmt, const labels *l, int64_t t, double v) {
     char lb[4096], val[64];
     labels_format(l, lb, sizeof lb);
-    fmt_value(v, val, sizeof val);
+    json_format_float(v, val, sizeof val); /* Prometheus' float text, as the API */
     if (!strcmp(fmt, "csv")) {
         csv_field(lb);
         printf(",%" PRId64 ".%03d,%s\n", t / 1000, (int)(t % 1000 < 0 ? -(t % 1000) : t % 1000), val);

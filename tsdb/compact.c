@@ -263,14 +263,11 @@ int compact_blocks(tsdb *db, db_block *const *src, size_t n, block **out) {
     }
     block_ulid ulid;
     if ((rc = block_writer_commit(w, ulid))) goto out;
-    char *path = fl_malloc(strlen(db->dir) + BLOCK_ULID_LEN + 2);
+    char *path = db_path_join(db->dir, ulid);
     if (!path) {
         rc = FLINT_ENOMEM;
         goto out;
     }
-    strcpy(path, db->dir);
-    strcat(path, "/");
-    strcat(path, ulid);
     rc = block_open(path, out);
     fl_free(path);
 out:

@@ -38,7 +38,7 @@ void tsdb_options_default(tsdb_options *o) {
     o->wal_sync_commits = true;
 }
 
-static char *path_join(const char *a, const char *b) {
+char *db_path_join(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     char *p = fl_malloc(la + lb + 2);
     if (!p) return NULL;
@@ -150,7 +150,7 @@ static int load_blocks(tsdb *db) {
     int rc = block_list(db->dir, !db->opt.read_only, &ulids, &n);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
-        char *p = path_join(db->dir, ulids[i]);
+        char *p = db_path_join(db->dir, ulids[i]);
         if (!p) {
             rc = FLINT_ENOMEM;
             break;
@@ -277,7 +277,7 @@ int tsdb_open(const char *dir, const tsdb_options *opt, tsdb **out) {
     pthread_mutex_init(&db->maint_mu, NULL);
     int rc = FLINT_ENOMEM;
     db->dir = fl_strdup(dir);
-    db->waldir = path_join(dir, "wal");
+    db->waldir = db_path_join(dir, "wal");
     if (!db->dir || !db->waldir) goto fail;
     if (db->opt.read_only) {
         if (!fio_exists(dir)) {
@@ -458,7 +458,7 @@ static int write_head_block(tsdb *db, int64_t lo, int64_t hi) {
             if (!strcmp(block_get_meta(db->blocks[j]->b)->ulid, ulids[i])) known = 1;
         pthread_mutex_unlock(&db->blocks_mu);
         if (known) continue;
-        char *p = path_join(db->dir, ulids[i]);
+        char *p = db_path_join(db->dir, ulids[i]);
         block *b;
         if (!p) rc = FLINT_ENOMEM;
         else if ((rc = block_open(p, &b)) == 0) rc = db_add_block(db, b);
@@ -528,7 +528,7 @@ static int apply_retention(tsdb *db) {
     /* walk newest first; once a block is beyond a limit, it and all older go */
     int64_t size = 0;
     if (db->opt.retention_bytes > 0) {
-        char *hc = path_join(db->dir, "chunks_head");
+        char *hc = db_path_join(db->dir, "chunks_head");
         size = fio_tree_size(db->waldir) + (hc ? fio_tree_size(hc) : 0);
         fl_free(hc);
     }

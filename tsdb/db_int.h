@@ -63,6 +63,9 @@ void db_remove_block(tsdb *db, db_block *blk);
 int db_blocks_snapshot(tsdb *db, db_block ***out, size_t *n);
 void db_blocks_release(db_block **v, size_t n);
 
+/* "a/b" in a new fl_malloc'd string; NULL on OOM. */
+char *db_path_join(const char *a, const char *b);
+
 /* compact.c */
 /* Levels: block_range * 3^k up to max_block_ms. Plan one compaction over
  * the listed blocks: indices into v (sorted by min_time) of the blocks to
