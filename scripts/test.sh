@@ -5,9 +5,10 @@
 #   2. PromQL conformance (Prometheus' test files, floor in tests/promql/FLOOR)
 #   3. command-line tests (import, tsdb ls/analyze, error messages) and the
 #      HTTP API end-to-end test (tests/web/api_test.py)
-#   4. crash test: SIGKILLed writer, reopen, every acknowledged sample present
-#   5. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
-#   6. Check unit suites again under AddressSanitizer + UBSan
+#   4. end-to-end tests (tests/e2e/*.sh: real exporters, Prometheus, browser)
+#   5. crash test: SIGKILLed writer, reopen, every acknowledged sample present
+#   6. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
+#   7. Check unit suites again under AddressSanitizer + UBSan
 #
 # Each step prints its own "name: N passed, N failed" line; the last line
 # adds them up, so a run that executed nothing shows "0 passed".
@@ -53,6 +54,13 @@ run_step cli tests/cli/run.sh
 if [ -x build/apiserver ]; then
     run_step api timeout 300 python3 tests/web/api_test.py build/apiserver
 fi
+# End-to-end tests against real programs: every tests/e2e/*.sh is a step
+# named after its file; each prints its own "name: N passed, N failed".
+for t in tests/e2e/*.sh; do
+    [ -x "$t" ] || continue
+    n=$(basename "$t" .sh)
+    run_step "$n" timeout "${E2E_TIMEOUT:-600}" "$t"
+done
 if [ -x tests/crash/run.sh ]; then
     run_step crash tests/crash/run.sh "${CRASH_RUNS:-60}"
 fi
