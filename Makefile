@@ -19,7 +19,7 @@ SHELL := /bin/bash
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := check liblz4 libxxhash libpcre2-8 yaml-0.1 libcurl libmicrohttpd zlib
+PKGS    := check liblz4 libxxhash libpcre2-8 yaml-0.1 libcurl libmicrohttpd zlib gnutls libcrypt
 OPT     ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -pthread \
                -I. -I$(BUILD)/gen -MMD -MP

@@ -14,6 +14,7 @@
 #include "storage/units.h"
 #include "tsdb/db.h"
 #include "web/api.h"
+#include "web/webconfig.h"
 #include "cmd/targets.h"
 #include "scrape/config.h"
 #include "scrape/scrapeloop.h"
@@ -131,6 +132,8 @@ int cmd_server(int argc, char **argv) {
         {"query.lookback-delta", FLAG_STRING, "5m", "how far back to look for samples of an instant selector", 0, 0},
         {"log.level", FLAG_STRING, "info", "debug, info, warn or error", 0, 0},
         {"log.format", FLAG_STRING, "logfmt", "logfmt or json", 0, 0},
+        {"web.config.file", FLAG_STRING, "", "[EXPERIMENTAL] path to a web configuration file (TLS, basic auth)", 0, 0},
+        {"web.enable-admin-api", FLAG_BOOL, "false", "enable the admin API (snapshot, delete_series, clean_tombstones)", 0, 0},
     };
     flag_set fs = {.usage = "flint server [flags]",
                    .about = "Run the flint server: storage with WAL, head, blocks, compaction and retention.",
@@ -149,10 +152,20 @@ int cmd_server(int argc, char **argv) {
     api_options_default(&ao);
     if (engine_options(&fs, &ao.engine)) return 2;
     const char *path = flag_str(&fs, "storage.tsdb.path");
+    web_config *wc = NULL; /* a bad web config stops the server before anything starts */
+    const char *wcfile = flag_str(&fs, "web.config.file");
+    if (wcfile && *wcfile && web_config_load(wcfile, &wc)) {
+        flint_log(FLINT_LOG_ERROR, "web", "loading the web config file failed", "err=\"%s\"", flint_errmsg());
+        return 1;
+    }
+    ao.web_config = wc;
+    ao.enable_admin_api = flag_bool(&fs, "web.enable-admin-api");
+    ao.data_dir = path;
     flint_log(FLINT_LOG_INFO, "main", "starting flint", "version=%s storage=%s", FLINT_VERSION, path);
     tsdb *db;
     if (tsdb_open(path, &o, &db)) {
         flint_log(FLINT_LOG_ERROR, "main", "opening storage failed", "err=\"%s\"", flint_errmsg());
+        web_config_free(wc);
         return 1;
     }
     const char *cfg = flag_str(&fs, "config.file");
@@ -160,6 +173,7 @@ int cmd_server(int argc, char **argv) {
     if (!sm || apply_config(cfg, sm) != 0) {
         if (sm) scrape_manager_free(sm);
         tsdb_close(db);
+        web_config_free(wc);
         return 1;
     }
     scrape_manager_run(sm);
@@ -172,10 +186,11 @@ int cmd_server(int argc, char **argv) {
         flint_log(FLINT_LOG_ERROR, "web", "starting the HTTP API failed", "err=\"%s\"", flint_errmsg());
         scrape_manager_free(sm);
         tsdb_close(db);
+        web_config_free(wc);
         return 1;
     }
-    flint_log(FLINT_LOG_INFO, "web", "listening", "address=%s port=%u", ao.listen_address,
-              (unsigned)api_server_port(api));
+    flint_log(FLINT_LOG_INFO, "web", "listening", "address=%s port=%u tls=%s", ao.listen_address,
+              (unsigned)api_server_port(api), wc && wc->tls ? "true" : "false");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -203,6 +218,7 @@ int cmd_server(int argc, char **argv) {
     api_server_stop(api); /* waits for in-flight queries before the DB closes */
     scrape_manager_free(sm); /* stops the scrape thread before the DB closes */
     tsdb_close(db);
+    web_config_free(wc);
     flint_log(FLINT_LOG_INFO, "main", "see you next time", NULL);
     return 0;
 }

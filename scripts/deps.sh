@@ -10,7 +10,7 @@
 set -eu
 what=${1:-build}
 pkgs="gcc make pkg-config re2c lemon liblz4-dev libmicrohttpd-dev check libsubunit-dev
-libyaml-dev libcurl4-openssl-dev libpcre2-dev libxxhash-dev zlib1g-dev"
+libyaml-dev libcurl4-openssl-dev libpcre2-dev libxxhash-dev zlib1g-dev libgnutls28-dev libcrypt-dev"
 # what the end-to-end tests run against (tests/e2e/)
 e2e="prometheus prometheus-node-exporter python3-prometheus-client openssl chromium"
 case "$what" in

@@ -22,6 +22,7 @@
 #include "storage/fileio.h"
 #include "storage/log.h"
 #include "tsdb/blockbuild.h"
+#include "tsdb/tombstones.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -297,6 +298,7 @@ int tsdb_open(const char *dir, const tsdb_options *opt, tsdb **out) {
         if ((rc = fio_lock_dir(dir, &db->lock_fd))) goto fail;
     }
     if ((rc = load_blocks(db))) goto fail;
+    if ((rc = tomb_open(db))) goto fail;
 
     head_options ho;
     head_options_default(&ho);
@@ -344,6 +346,7 @@ fail:;
 void tsdb_close(tsdb *db) {
     if (!db) return;
     head_close(db->h);
+    tomb_close(db);
     if (db->w) wal_close(db->w);
     for (size_t i = 0; i < db->nblocks; i++) db_block_unref(db->blocks[i]);
     fl_free(db->blocks);
@@ -397,10 +400,9 @@ static bool keep_if_in_head(uint64_t ref, void *ctx) {
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
-/* Write the head's samples in [lo, hi) as one block and open it. */
-static int write_head_block(tsdb *db, int64_t lo, int64_t hi) {
+int db_head_write_blocks(tsdb *db, const char *dir, int64_t lo, int64_t hi) {
     blockbuild *bb;
-    int rc = blockbuild_new(db->dir, db->opt.block_range_ms, 0, &bb);
+    int rc = blockbuild_new(dir, db->opt.block_range_ms, 0, &bb);
     if (rc) return rc;
     postings_vec refs = {0};
     labels_builder lb;
@@ -446,11 +448,24 @@ static int write_head_block(tsdb *db, int64_t lo, int64_t hi) {
         }
     }
     rc = blockbuild_finish(bb, NULL, NULL);
-    if (rc) goto out;
+out:
+    fl_free(ts);
+    fl_free(vs);
+    head_chunk_set_free(&cs);
+    lb_free(&lb);
+    postings_vec_free(&refs);
+    blockbuild_free(bb);
+    return rc;
+}
+
+/* Write the head's samples in [lo, hi) as one block and open it. */
+static int write_head_block(tsdb *db, int64_t lo, int64_t hi) {
+    int rc = db_head_write_blocks(db, db->dir, lo, hi);
+    if (rc) return rc;
     /* open what was just written */
     block_ulid *ulids = NULL;
     size_t nu = 0;
-    if ((rc = block_list(db->dir, false, &ulids, &nu))) goto out;
+    if ((rc = block_list(db->dir, false, &ulids, &nu))) return rc;
     for (size_t i = 0; i < nu && rc == 0; i++) {
         int known = 0;
         pthread_mutex_lock(&db->blocks_mu);
@@ -465,13 +480,6 @@ static int write_head_block(tsdb *db, int64_t lo, int64_t hi) {
         fl_free(p);
     }
     fl_free(ulids);
-out:
-    fl_free(ts);
-    fl_free(vs);
-    head_chunk_set_free(&cs);
-    lb_free(&lb);
-    postings_vec_free(&refs);
-    blockbuild_free(bb);
     return rc;
 }
 

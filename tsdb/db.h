@@ -107,6 +107,16 @@ void tsdb_strings_free(tsdb_strings *s);
 int tsdb_label_names(tsdb_querier *q, const matcher *ms, size_t n, tsdb_strings *out);
 int tsdb_label_values(tsdb_querier *q, const char *name, const matcher *ms, size_t n, tsdb_strings *out);
 
+/* ---- admin: snapshots and deletion (tsdb/snapshot.c, tsdb/delete.c) ------------- */
+/* Create `dir` holding hard links of every block and, when with_head, the
+ * head's samples written as blocks, plus the delete requests; the
+ * directory opens as a data directory of its own (flint query --data). */
+int tsdb_snapshot(tsdb *db, const char *dir, bool with_head);
+/* Hide the samples in [mint, maxt] of the series matching ms (durably:
+ * DIR/delete_requests); clean_tombstones rewrites the blocks without them. */
+int tsdb_delete_series(tsdb *db, int64_t mint, int64_t maxt, const matcher *ms, size_t n);
+int tsdb_clean_tombstones(tsdb *db);
+
 /* ---- stats for analyze / status / metrics --------------------------------------- */
 typedef struct tsdb_stats {
     uint64_t head_series, head_samples, head_chunks;

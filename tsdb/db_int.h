@@ -52,6 +52,7 @@ struct tsdb {
 
     pthread_mutex_t maint_mu;  /* one maintenance pass at a time */
     uint64_t compactions, head_cuts, retention_deletes;
+    struct tomb_db *tombs;     /* delete requests (tsdb/delete.c) */
 };
 
 /* Add an opened block to the list (takes the block). */
@@ -65,6 +66,9 @@ void db_blocks_release(db_block **v, size_t n);
 
 /* "a/b" in a new fl_malloc'd string; NULL on OOM. */
 char *db_path_join(const char *a, const char *b);
+
+/* Write the head's samples in [lo, hi) as blocks into dir (not opened). */
+int db_head_write_blocks(tsdb *db, const char *dir, int64_t lo, int64_t hi);
 
 /* compact.c */
 /* Levels: block_range * 3^k up to max_block_ms. Plan one compaction over

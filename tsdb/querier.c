@@ -13,6 +13,7 @@
 #include "storage/err.h"
 #include "tsdb/db_int.h"
 #include "tsdb/seriesiter.h"
+#include "tsdb/tombstones.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,12 @@ struct tsdb_querier {
     int64_t mint, maxt;
     db_block **blocks; /* referenced, overlapping [mint, maxt] */
     size_t nblocks;
+    tomb_set *tombs; /* delete requests at open (tsdb/delete.c); NULL: none */
 };
 
 struct tsdb_sample_iter {
     series_iter it;
+    tomb_ivs del; /* deleted intervals of the series */
 };
 
 typedef struct qsrc {
@@ -73,6 +76,7 @@ int tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt, tsdb_querier **out) 
     q->maxt = maxt;
     q->blocks = all;
     q->nblocks = k;
+    q->tombs = tomb_acquire(db);
     *out = q;
     return 0;
 }
@@ -80,6 +84,7 @@ int tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt, tsdb_querier **out) 
 void tsdb_querier_close(tsdb_querier *q) {
     if (!q) return;
     db_blocks_release(q->blocks, q->nblocks);
+    tomb_release(q->tombs);
     fl_free(q);
 }
 
@@ -162,6 +167,18 @@ static int add_view(tsdb_series_set *s, chunk_view v) {
     return 0;
 }
 
+/* Load the current series' deleted intervals; true when they hide all of
+ * its samples in the querier's range (the series is skipped). */
+static bool tomb_series_hidden(tsdb_series_set *s) {
+    int rc = tomb_series(s->q->tombs, &s->cur, &s->si.del);
+    if (rc) s->err = rc;
+    int64_t a = s->views[0].mint, b = s->views[0].maxt;
+    for (size_t i = 1; i < s->nviews; i++) b = s->views[i].maxt > b ? s->views[i].maxt : b;
+    a = a < s->q->mint ? s->q->mint : a;
+    b = b > s->q->maxt ? s->q->maxt : b;
+    return rc == 0 && s->si.del.n && tomb_ivs_covers(&s->si.del, a, b);
+}
+
 bool tsdb_series_next(tsdb_series_set *s) {
     while (!s->err) {
         int best = -1;
@@ -211,6 +228,7 @@ bool tsdb_series_next(tsdb_series_set *s) {
         }
         if (!s->nviews) continue;
         qsort(s->views, s->nviews, sizeof *s->views, view_cmp);
+        if (s->q->tombs && tomb_series_hidden(s)) continue;
         series_iter_init(&s->si.it, s->views, s->nviews, s->q->mint, s->q->maxt);
         return true;
     }
@@ -222,15 +240,17 @@ int tsdb_series_err(const tsdb_series_set *s) { return s->err; }
 tsdb_sample_iter *tsdb_series_samples(tsdb_series_set *s) { return &s->si; }
 
 bool tsdb_sample_next(tsdb_sample_iter *it, int64_t *t, double *v) {
-    if (!series_iter_next(&it->it)) return false;
-    series_iter_at(&it->it, t, v);
+    do {
+        if (!series_iter_next(&it->it)) return false;
+        series_iter_at(&it->it, t, v);
+    } while (it->del.n && tomb_ivs_has(&it->del, *t)); /* deleted (delete_series) */
     return true;
 }
 
 bool tsdb_sample_seek(tsdb_sample_iter *it, int64_t mint, int64_t *t, double *v) {
     if (!series_iter_seek(&it->it, mint)) return false;
     series_iter_at(&it->it, t, v);
-    return true;
+    return !it->del.n || !tomb_ivs_has(&it->del, *t) || tsdb_sample_next(it, t, v);
 }
 
 int tsdb_sample_err(const tsdb_sample_iter *it) { return series_iter_err(&it->it); }
@@ -248,6 +268,7 @@ void tsdb_series_set_free(tsdb_series_set *s) {
     fl_free(s->views);
     head_chunk_set_free(&s->hcs);
     series_iter_free(&s->si.it);
+    tomb_ivs_free(&s->si.del);
     fl_free(s);
 }
 

@@ -16,13 +16,16 @@
 #include "storage/err.h"
 #include "storage/log.h"
 #include "storage/units.h"
+#include "web/auth.h"
 #include "web/json.h"
 #include "web/params.h"
+#include "web/webconfig.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -48,6 +51,11 @@ struct api_server {
     size_t max_body_bytes;
     uint16_t port;
     scrape_manager *scraper;
+    /* security (issue 5): basic auth, client certificates, admin API */
+    web_auth *auth;
+    web_client_auth client_auth;
+    bool admin;
+    char *data_dir;
 };
 
 void api_options_default(api_options *o) {
@@ -936,7 +944,98 @@ static int h_metrics(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
-enum { M_GET = 1, M_POST = 2, M_HEAD = 4 };
+/* ---- admin API (issue 5; tsdb/snapshot.c, tsdb/delete.c) ------------------------ */
+
+/* Prometheus answers 503 unavailable unless --web.enable-admin-api. */
+static bool admin_enabled(api_req *q, api_resp *r) {
+    if (q->srv->admin) return true;
+    resp_error(r, "unavailable", "admin APIs disabled");
+    return false;
+}
+
+static void resp_no_content(api_resp *r) {
+    r->status = 204;
+    r->content_type = NULL;
+    jw_reset(&r->w);
+}
+
+static int h_admin_snapshot(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    if (!admin_enabled(q, r)) return 0;
+    bool skip_head = false;
+    const char *sh = param(q, "skip_head");
+    if (sh && *sh) { /* Go's strconv.ParseBool */
+        static const char *t[] = {"1", "t", "T", "TRUE", "true", "True"}, *f[] = {"0", "f", "F", "FALSE", "false", "False"};
+        int v = -1;
+        for (size_t i = 0; i < 6; i++) v = strcmp(sh, t[i]) == 0 ? 1 : strcmp(sh, f[i]) == 0 ? 0 : v;
+        if (v < 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "unable to parse boolean 'skip_head' argument: strconv.ParseBool: parsing \"%.64s\": invalid syntax", sh);
+            return bad_data(r, msg);
+        }
+        skip_head = v == 1;
+    }
+    /* <data>/snapshots/<UTC time>-<16 hex digits>, as Prometheus names them */
+    char name[64], dir[4096];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    size_t o = strftime(name, sizeof name, "%Y%m%dT%H%M%SZ", &tm);
+    uint64_t rnd = 0;
+    FILE *ur = fopen("/dev/urandom", "rb");
+    if (!ur || fread(&rnd, sizeof rnd, 1, ur) != 1) rnd = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull;
+    if (ur) fclose(ur);
+    snprintf(name + o, sizeof name - o, "-%016llx", (unsigned long long)(rnd >> 1));
+    snprintf(dir, sizeof dir, "%s/snapshots/%s", q->srv->data_dir ? q->srv->data_dir : ".", name);
+    if (tsdb_snapshot(q->srv->db, dir, !skip_head)) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "create snapshot: %s", flint_errmsg());
+        resp_error(r, "internal", msg);
+        return 0;
+    }
+    flint_log(FLINT_LOG_INFO, "web", "snapshot created", "dir=%s", dir);
+    resp_begin(r);
+    jw_obj_begin(&r->w);
+    jw_key(&r->w, "name");
+    jw_cstr(&r->w, name);
+    jw_obj_end(&r->w);
+    resp_end(r, NULL, 0, NULL);
+    return 0;
+}
+
+static int h_admin_delete_series(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    if (!admin_enabled(q, r)) return 0;
+    if (params_count(&q->params, "match[]") == 0) return bad_data(r, "no match[] parameter provided");
+    char err[512];
+    int64_t start, end;
+    if (parse_start_end(q, &start, &end, err, sizeof err)) return bad_data(r, err);
+    matcher_sets sets;
+    if (parse_matchers(q, &sets, err, sizeof err)) return bad_data(r, err);
+    int rc = 0;
+    for (size_t i = 0; i < sets.n && rc == 0; i++)
+        rc = tsdb_delete_series(q->srv->db, start, end, sets.v[i].v, sets.v[i].n);
+    matcher_sets_free(&sets);
+    if (rc) {
+        resp_error(r, "internal", flint_errmsg());
+        return 0;
+    }
+    resp_no_content(r);
+    return 0;
+}
+
+static int h_admin_clean_tombstones(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    if (!admin_enabled(q, r)) return 0;
+    if (tsdb_clean_tombstones(q->srv->db)) {
+        resp_error(r, "internal", flint_errmsg());
+        return 0;
+    }
+    resp_no_content(r);
+    return 0;
+}
+
+enum { M_GET = 1, M_POST = 2, M_HEAD = 4, M_PUT = 8 };
 
 static const struct route {
     const char *path;
@@ -954,6 +1053,9 @@ static const struct route {
     {"/api/v1/rules", M_GET, h_rules},
     {"/api/v1/alerts", M_GET, h_alerts},
     {"/api/v1/targets", M_GET, h_targets},
+    {"/api/v1/admin/tsdb/snapshot", M_POST | M_PUT, h_admin_snapshot},
+    {"/api/v1/admin/tsdb/delete_series", M_POST | M_PUT, h_admin_delete_series},
+    {"/api/v1/admin/tsdb/clean_tombstones", M_POST | M_PUT, h_admin_clean_tombstones},
     {"/-/healthy", M_GET | M_HEAD, h_healthy},
     {"/-/ready", M_GET | M_HEAD, h_ready},
     {"/metrics", M_GET, h_metrics},
@@ -979,7 +1081,8 @@ static bool path_decode(const char *s, size_t n, char *out) {
 
 static void dispatch(api_req *q, const char *method, api_resp *r) {
     unsigned m = strcmp(method, "GET") == 0 ? M_GET : strcmp(method, "POST") == 0 ? M_POST
-                                                    : strcmp(method, "HEAD") == 0 ? M_HEAD : 0;
+                                                    : strcmp(method, "HEAD") == 0 ? M_HEAD
+                                                    : strcmp(method, "PUT") == 0  ? M_PUT : 0;
     const char *qs = strchr(q->uri, '?');
     size_t plen = qs ? (size_t)(qs - q->uri) : strlen(q->uri);
     char path[1024];
@@ -1012,7 +1115,8 @@ static void dispatch(api_req *q, const char *method, api_resp *r) {
     }
     if (!(rt->methods & m)) {
         resp_text(r, 405, "Method Not Allowed\n");
-        r->allow = rt == &label_values ? "GET" : rt->methods == (M_GET | M_POST) ? "GET, POST"
+        r->allow = rt == &label_values ? "GET" : rt->methods == (M_POST | M_PUT) ? "POST, PUT"
+                                           : rt->methods == (M_GET | M_POST) ? "GET, POST"
                                            : rt->methods == M_GET                 ? "GET"
                                                                                   : "GET, HEAD";
         return;
@@ -1025,7 +1129,7 @@ static void dispatch(api_req *q, const char *method, api_resp *r) {
     /* Form body first, then the URL's query string (Go's FormValue order). */
     const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     int rc = 0;
-    if (m == M_POST && ctype && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0)
+    if ((m == M_POST || m == M_PUT) && ctype && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0)
         rc = params_parse(&q->params, (const char *)q->body.data, q->body.len);
     if (rc == 0 && qs) rc = params_parse(&q->params, qs + 1, strlen(qs + 1));
     if (rc == FLINT_EINVAL) {
@@ -1117,11 +1221,72 @@ static enum MHD_Result send_resp(api_req *q, api_resp *r, bool head) {
         if (!head) fl_free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (r->content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     if (gz) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     enum MHD_Result ret = MHD_queue_response(q->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- security: TLS, client certificates, basic auth (issue 5) ------------------- */
+
+/* TLS options for MHD_OPTION_ARRAY (tls_opts[0] stays MHD_OPTION_END
+ * without TLS) and the basic-auth checker. Non-zero only on OOM. */
+static int security_setup(api_server *s, const api_options *o, struct MHD_OptionItem *tls_opts, char *prio,
+                          size_t cap) {
+    s->admin = o->enable_admin_api;
+    if (o->data_dir && !(s->data_dir = fl_strdup(o->data_dir))) return FLINT_ENOMEM;
+    const web_config *c = o->web_config;
+    if (!c) return 0;
+    int err;
+    s->auth = web_auth_new(c, &err);
+    if (err) return err;
+    if (!c->tls) return 0;
+    size_t k = 0;
+    tls_opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, c->cert_pem};
+    tls_opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, c->key_pem};
+    tls_opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                            (void *)web_config_tls_priorities(c, prio, cap)};
+    /* with a trust list libmicrohttpd asks clients for a certificate;
+     * security_check verifies it per request */
+    if (c->client_ca_pem && c->client_auth != WEB_CLIENT_NONE) {
+        tls_opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, c->client_ca_pem};
+        s->client_auth = c->client_auth;
+    }
+    tls_opts[k] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return 0;
+}
+
+/* On a request's headers: client certificate policy, then basic auth
+ * (401 "Unauthorized" with WWW-Authenticate: Basic, as exporter-toolkit). */
+static enum MHD_Result security_check(api_req *q) {
+    api_server *s = q->srv;
+    if (s->client_auth == WEB_CLIENT_REQUIRE_ANY || s->client_auth == WEB_CLIENT_VERIFY_IF_GIVEN ||
+        s->client_auth == WEB_CLIENT_REQUIRE_AND_VERIFY) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
+        unsigned npeers = 0;
+        if (sess) gnutls_certificate_get_peers(sess, &npeers);
+        unsigned status = 0;
+        bool need = s->client_auth != WEB_CLIENT_VERIFY_IF_GIVEN;
+        bool verify = s->client_auth != WEB_CLIENT_REQUIRE_ANY;
+        if (!sess || (need && npeers == 0) ||
+            (verify && npeers > 0 && (gnutls_certificate_verify_peers2(sess, &status) < 0 || status != 0))) {
+            flint_log(FLINT_LOG_WARN, "web", "client certificate refused", "certificates=%u status=%u", npeers, status);
+            return MHD_NO; /* a TLS handshake failure in Go; here the connection closes */
+        }
+    }
+    if (!s->auth) return MHD_YES;
+    const char *h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (web_auth_check_header(s->auth, h)) return MHD_YES;
+    static const char body[] = "Unauthorized\n";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic");
+    enum MHD_Result ret = MHD_queue_response(q->conn, MHD_HTTP_UNAUTHORIZED, resp);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -1162,6 +1327,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!q) return MHD_NO; /* out of memory in on_uri: drop the connection */
     if (!q->started) {
         q->started = true;
+        if (q->srv->auth || q->srv->client_auth) return security_check(q); /* web/auth.h */
         return MHD_YES; /* headers only; the body (if any) follows */
     }
     if (*upload_data_size) {
@@ -1237,16 +1403,23 @@ int api_server_start(const api_options *opts, api_server **out) {
     s->version = fl_strdup(opts->version ? opts->version : API_COMPAT_VERSION);
     s->revision = fl_strdup(opts->revision ? opts->revision : "");
     s->max_body_bytes = opts->max_body_bytes ? opts->max_body_bytes : 8u << 20;
+    struct MHD_OptionItem tls_opts[5] = {{MHD_OPTION_END, 0, NULL}};
+    char prio[128];
+    if (security_setup(s, opts, tls_opts, prio, sizeof prio)) {
+        api_server_stop(s);
+        return FLINT_ENOMEM;
+    }
     if (!s->engine || !s->version || !s->revision) {
         api_server_stop(s);
         return FLINT_ENOMEM;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls_opts[0].option ? MHD_USE_TLS : 0);
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_ARRAY, tls_opts,
                                  MHD_OPTION_CONNECTION_LIMIT,
                                  (unsigned)(opts->max_connections ? opts->max_connections : 512),
                                  /* request line + headers: room for long PromQL in GET
@@ -1275,5 +1448,7 @@ void api_server_stop(api_server *s) {
     pql_engine_free(s->engine);
     fl_free(s->version);
     fl_free(s->revision);
+    web_auth_free(s->auth);
+    fl_free(s->data_dir);
     fl_free(s);
 }

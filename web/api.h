@@ -26,6 +26,7 @@
 #include "scrape/scrapeloop.h"
 #include "tsdb/db.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,14 @@ typedef struct api_options {
     unsigned idle_timeout_s;      /* idle connection timeout; 0 = 300 */
     size_t max_body_bytes;        /* largest POST body; 0 = 8 MiB */
     scrape_manager *scraper;      /* borrowed, for /api/v1/targets; NULL = no targets */
+    /* --- security (issue 5; web/webconfig.h, web/auth.h, docs/api.md "Security") ---
+     * web_config: TLS and basic auth from --web.config.file; borrowed,
+     * must outlive the server (NULL = plain HTTP, no auth).
+     * enable_admin_api: the /api/v1/admin/tsdb endpoints (otherwise 503
+     * "admin APIs disabled"); snapshots go to data_dir/snapshots/. */
+    const struct web_config *web_config;
+    bool enable_admin_api;
+    const char *data_dir;
 } api_options;
 
 void api_options_default(api_options *o);

@@ -1,0 +1,48 @@
+/*
+ * tombstones.h - deletion of series data (the admin API's delete_series),
+ * private to tsdb/. Each delete request (matchers + [mint, maxt]) is kept
+ * whole rather than expanded into per-series intervals, in an immutable,
+ * reference-counted set swapped under a mutex; the set persists in
+ * DIR/delete_requests (docs/api.md "Admin API" shows the line format),
+ * written atomically, so a request survives restarts without WAL records.
+ *
+ * Readers: a querier takes a reference on the set at open; for each series
+ * tomb_series() lists the deleted intervals that apply to its labels, and
+ * the sample iterator skips samples inside them. clean_tombstones rewrites
+ * the blocks holding deleted samples and trims the requests to the part
+ * that can still be in the head. Implemented in tsdb/delete.c.
+ */
+#ifndef FLINT_TSDB_TOMBSTONES_H
+#define FLINT_TSDB_TOMBSTONES_H
+
+#include "tsdb/labels.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tsdb;
+typedef struct tomb_set tomb_set;
+
+/* Deleted intervals of one series, sorted and merged; caller-allocated. */
+typedef struct tomb_ivs {
+    int64_t *mint, *maxt;
+    size_t n, cap;
+} tomb_ivs;
+
+void tomb_ivs_free(tomb_ivs *iv);
+/* Is t inside one of the intervals? */
+bool tomb_ivs_has(const tomb_ivs *iv, int64_t t);
+/* Is all of [a, b] deleted? */
+bool tomb_ivs_covers(const tomb_ivs *iv, int64_t a, int64_t b);
+
+/* Load DIR/delete_requests at open (none: empty) / free at close. */
+int tomb_open(struct tsdb *db);
+void tomb_close(struct tsdb *db);
+/* A reference on the current set, NULL when there are no requests. */
+tomb_set *tomb_acquire(struct tsdb *db);
+void tomb_release(tomb_set *s);
+/* Replace iv with the intervals that apply to series l (n = 0: none). */
+int tomb_series(tomb_set *s, const labels *l, tomb_ivs *iv);
+
+#endif
