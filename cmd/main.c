@@ -3,6 +3,8 @@
  */
 #include "cmd/cmd.h"
 #include "scrape/check.h"
+#include "storage/err.h"
+#include "web/webconfig.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +20,7 @@ static void usage(FILE *f) {
             "  tsdb analyze DIR              blocks, series, samples, bytes per sample, cardinality\n"
             "  tsdb ls DIR                   list blocks\n"
             "  check config FILE             validate a prometheus.yml like promtool check config\n"
+            "  check web-config FILE...      validate --web.config.file files (TLS, basic auth)\n"
             "  version                       print the version\n"
             "\n"
             "Run `flint <command> --help` for a command's flags.\n");
@@ -38,7 +41,23 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "query")) return cmd_query(argc - 2, argv + 2);
     if (!strcmp(argv[1], "check")) {
         if (argc == 4 && !strcmp(argv[2], "config")) return scrape_check_config(argv[3], stdout) ? 1 : 0;
-        fprintf(stderr, "usage: flint check config FILE\n\nValidate a Prometheus configuration file like `promtool check config`.\n");
+        if (argc >= 4 && !strcmp(argv[2], "web-config")) { /* promtool check web-config */
+            int failed = 0;
+            for (int i = 3; i < argc; i++) {
+                web_config *wc;
+                if (web_config_load(argv[i], &wc)) {
+                    fprintf(stderr, "%s FAILED: %s\n", argv[i], flint_errmsg());
+                    failed = 1;
+                } else {
+                    printf("%s SUCCESS\n", argv[i]);
+                    web_config_free(wc);
+                }
+            }
+            return failed;
+        }
+        fprintf(stderr, "usage: flint check config FILE\n       flint check web-config FILE...\n\nValidate a Prometheus "
+                        "configuration file like `promtool check config`, or web configuration files\n(--web.config.file) "
+                        "like `promtool check web-config`.\n");
         return argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) ? 0 : 2;
     }
     fprintf(stderr, "flint: unknown command %s\n", argv[1]);

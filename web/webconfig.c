@@ -44,7 +44,7 @@ void web_config_free(web_config *c) {
 /* Read a PEM file named at node n (relative to the config's directory). */
 static int read_pem(wc_parser *P, yaml_node_t *n, const char *name, char **out) {
     char path[4096];
-    if (name[0] == '/' || !P->dir) snprintf(path, sizeof path, "%s", name);
+    if (name[0] == '/' || !P->dir || strcmp(P->dir, ".") == 0) snprintf(path, sizeof path, "%s", name);
     else snprintf(path, sizeof path, "%s/%s", P->dir, name);
     size_t len;
     char *data;
@@ -106,11 +106,9 @@ static int parse_tls(wc_parser *P, yaml_node_t *n) {
     if (key && !*key) key = NULL;
     if (ca && !*ca) ca = NULL;
     if (!cert && !key && !ca && !auth) return 0; /* no TLS, as exporter-toolkit */
-    size_t old = yu_push_key(&P->y, "tls_server_config");
-    if (!cert) rc = yu_error(&P->y, n, "missing cert_file");
-    else if (!key) rc = yu_error(&P->y, n, "missing key_file");
-    yu_pop(&P->y, old);
-    if (rc < 0) return rc;
+    if (!cert) return yu_error(&P->y, n, "missing cert_file");
+    if (!key) return yu_error(&P->y, n, "missing key_file");
+    size_t old;
     static const char *auths[] = {"NoClientCert", "RequestClientCert", "RequireAnyClientCert",
                                   "VerifyClientCertIfGiven", "RequireAndVerifyClientCert"};
     if (auth && *auth) {
@@ -118,7 +116,7 @@ static int parse_tls(wc_parser *P, yaml_node_t *n) {
         for (int i = 0; i < 5; i++)
             if (strcmp(auth, auths[i]) == 0) found = i;
         if (strcmp(auth, "RequireClientCert") == 0) found = WEB_CLIENT_REQUIRE_ANY; /* old name */
-        old = yu_push_key(&P->y, "tls_server_config.client_auth_type");
+        old = yu_push_key(&P->y, "client_auth_type");
         char q[128];
         if (found < 0) rc = yu_error(&P->y, auth_n, "invalid client auth type %s", yu_quote(auth, q, sizeof q));
         yu_pop(&P->y, old);
@@ -127,7 +125,7 @@ static int parse_tls(wc_parser *P, yaml_node_t *n) {
     }
     bool verifies = P->c->client_auth == WEB_CLIENT_VERIFY_IF_GIVEN ||
                     P->c->client_auth == WEB_CLIENT_REQUIRE_AND_VERIFY;
-    old = yu_push_key(&P->y, "tls_server_config");
+    old = P->y.pathlen;
     if (ca && P->c->client_auth == WEB_CLIENT_NONE)
         rc = yu_error(&P->y, ca_n, "client CAs have been configured without a client auth policy (client_auth_type)");
     else if (!ca && (verifies || P->c->client_auth == WEB_CLIENT_REQUIRE_ANY))
@@ -137,16 +135,16 @@ static int parse_tls(wc_parser *P, yaml_node_t *n) {
         rc = yu_error(&P->y, n, "min_version is above max_version");
     yu_pop(&P->y, old);
     if (rc < 0) return rc;
-    old = yu_push_key(&P->y, "tls_server_config.cert_file");
+    old = yu_push_key(&P->y, "cert_file");
     rc = read_pem(P, cert_n, cert, &P->c->cert_pem);
     yu_pop(&P->y, old);
     if (rc) return rc;
-    old = yu_push_key(&P->y, "tls_server_config.key_file");
+    old = yu_push_key(&P->y, "key_file");
     rc = read_pem(P, key_n, key, &P->c->key_pem);
     yu_pop(&P->y, old);
     if (rc) return rc;
     if (ca) {
-        old = yu_push_key(&P->y, "tls_server_config.client_ca_file");
+        old = yu_push_key(&P->y, "client_ca_file");
         rc = read_pem(P, ca_n, ca, &P->c->client_ca_pem);
         yu_pop(&P->y, old);
         if (rc) return rc;

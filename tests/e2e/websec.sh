@@ -96,7 +96,7 @@ SRV=""
 PORT=""
 start_server() { # extra flags...
     "$FLINT" server --storage.tsdb.path="$T/data" --config.file="$T/prom.yml" \
-        --web.listen-address=127.0.0.1:0 --web.config.file="$T/web.yml" "$@" >"$T/server.log" 2>&1 &
+        --web.listen-address=127.0.0.1:0 --web.config.file="${WEBCFG:-$T/web.yml}" "$@" >"$T/server.log" 2>&1 &
     SRV=$!
     PIDS+=("$SRV")
     PORT=""
@@ -225,6 +225,28 @@ check "blocks were rewritten: deleted samples are gone from disk (without delete
 mv "$T/delete_requests.saved" "$T/data/delete_requests" 2>/dev/null
 start_server --web.enable-admin-api || { bad "restart after clean"; finish; }
 check "after clean + restart: same answer" [ "$(cnt)" = "1=150 2=180" ]
+stop_server
+
+# ---- client certificates: RequireAndVerifyClientCert --------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 -subj /CN=websec-ca >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout "$T/client.key" -out "$T/client.csr" -subj /CN=client >/dev/null 2>&1
+openssl x509 -req -in "$T/client.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -out "$T/client.pem" \
+    -days 2 >/dev/null 2>&1
+cat >"$T/mtls.yml" <<EOF
+tls_server_config:
+  cert_file: cert.pem
+  key_file: key.pem
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: ca.pem
+basic_auth_users:
+  alice: '$HASH'
+EOF
+WEBCFG=$T/mtls.yml start_server || { bad "server starts with client certificates"; finish; }
+check "mTLS: client certificate from the CA + password: 200" \
+    [ "$(status -u "alice:$PASS" --cert "$T/client.pem" --key "$T/client.key" "$(URL /-/healthy)")" = 200 ]
+check "mTLS: no client certificate: refused" [ "$(status -u "alice:$PASS" "$(URL /-/healthy)")" != 200 ]
+check "mTLS: certificate from another CA: refused" \
+    [ "$(status -u "alice:$PASS" --cert "$T/cert.pem" --key "$T/key.pem" "$(URL /-/healthy)")" != 200 ]
 stop_server
 
 finish
