@@ -215,6 +215,8 @@ start_server --web.enable-admin-api || { bad "restart"; finish; }
 check "after restart: delete still applies (blocks)" [ "$(cnt)" = "1=150 2=180" ]
 old=$(C "$(URL /api/v1/query)" --data-urlencode 'query=count_over_time(websec_live[1h])' --data-urlencode "time=$((TD - 1))" | jq_py 'len(d["data"]["result"])')
 check "after restart: delete still applies (head)" [ "$old" = 0 ]
+now=$(C "$(URL /api/v1/query)" --data-urlencode 'query=count_over_time(websec_live[1h])' | jq_py 'len(d["data"]["result"])')
+check "after restart: head samples from after the delete are back from the WAL" [ "$now" = 1 ]
 st=$(status -u "alice:$PASS" -X POST "$(URL /api/v1/admin/tsdb/clean_tombstones)")
 check "clean_tombstones: 204" [ "$st" = 204 ]
 check "after clean_tombstones: same answer" [ "$(cnt)" = "1=150 2=180" ]
