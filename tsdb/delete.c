@@ -399,7 +399,7 @@ int tsdb_delete_series(tsdb *db, int64_t mint, int64_t maxt, const matcher *ms, 
 
 /* ---- clean_tombstones --------------------------------------------------------------------- */
 
-/* Does any request touch a series of block b in its range? s->mu held. */
+/* Does any request touch a series of block b in its range? (s: private copy) */
 static int block_affected(const block *b, tomb_set *s, bool *yes) {
     const block_meta *m = block_get_meta(b);
     block_postings ids;
@@ -547,22 +547,37 @@ static int rewrite_block(tsdb *db, db_block *old, tomb_set *s) {
     return rc;
 }
 
+/* A private copy of s (matchers recompiled), so the rewrite does not
+ * hold s->mu, which queriers take for every series. */
+static int set_copy(tomb_set *s, tomb_set **out) {
+    tomb_set *c = set_new(s->n);
+    if (!c) return FLINT_ENOMEM;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n && rc == 0; i++) rc = set_add(c, s->v[i].mint, s->v[i].maxt, s->v[i].ms, s->v[i].n);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        set_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
 int tsdb_clean_tombstones(tsdb *db) {
     if (db->opt.read_only) return flint_error(FLINT_EINVAL, "database is open read-only");
-    pthread_mutex_lock(&db->maint_mu);
+    pthread_mutex_lock(&db->maint_mu); /* no other clean, cut or compaction meanwhile */
     tomb_db *t = db->tombs;
-    pthread_mutex_lock(&t->mu);
-    tomb_set *s = t->cur;
-    int rc = 0;
-    if (s) {
+    tomb_set *s = tomb_acquire(db), *mine = NULL;
+    int rc = s ? set_copy(s, &mine) : 0;
+    if (mine) {
         db_block **v = NULL;
         size_t n = 0;
-        pthread_mutex_lock(&s->mu);
         rc = db_blocks_snapshot(db, &v, &n);
         for (size_t i = 0; i < n && rc == 0; i++) {
             bool yes;
-            rc = block_affected(v[i]->b, s, &yes);
-            if (rc == 0 && yes) rc = rewrite_block(db, v[i], s);
+            rc = block_affected(v[i]->b, mine, &yes);
+            if (rc == 0 && yes) rc = rewrite_block(db, v[i], mine);
         }
         if (v) db_blocks_release(v, n);
         /* what may still be in the head: from the oldest head sample or the
@@ -570,22 +585,34 @@ int tsdb_clean_tombstones(tsdb *db) {
         int64_t bmax = INT64_MIN, hmin = head_mint(db->h);
         if (rc == 0) rc = blocks_max(db, &bmax);
         int64_t keep_from = bmax == INT64_MIN ? INT64_MIN : (hmin < bmax ? hmin : bmax);
-        tomb_set *next = rc == 0 ? set_new(s->n) : NULL;
-        if (rc == 0 && !next) rc = FLINT_ENOMEM;
-        for (size_t i = 0; i < s->n && rc == 0; i++) {
-            if (s->v[i].maxt < keep_from) continue;
-            int64_t mint = s->v[i].mint > keep_from ? s->v[i].mint : keep_from;
-            rc = set_add(next, mint, s->v[i].maxt, s->v[i].ms, s->v[i].n);
+        if (rc == 0) {
+            /* requests made meanwhile were appended after s's (only clean,
+             * under maint_mu, removes any): keep them whole */
+            pthread_mutex_lock(&t->mu);
+            tomb_set *cur = t->cur;
+            tomb_set *next = set_new(cur->n);
+            rc = next ? 0 : FLINT_ENOMEM;
+            pthread_mutex_lock(&cur->mu);
+            for (size_t i = 0; i < cur->n && rc == 0; i++) {
+                int64_t mint = cur->v[i].mint;
+                if (i < mine->n) {
+                    if (cur->v[i].maxt < keep_from) continue;
+                    if (mint < keep_from) mint = keep_from;
+                }
+                rc = set_add(next, mint, cur->v[i].maxt, cur->v[i].ms, cur->v[i].n);
+            }
+            pthread_mutex_unlock(&cur->mu);
+            if (rc == 0 && next->n == 0) {
+                set_free(next);
+                next = NULL;
+            }
+            if (rc == 0) rc = set_swap(db, next);
+            else set_free(next);
+            pthread_mutex_unlock(&t->mu);
         }
-        pthread_mutex_unlock(&s->mu);
-        if (rc == 0 && next->n == 0) {
-            set_free(next);
-            next = NULL;
-        }
-        if (rc == 0) rc = set_swap(db, next);
-        else set_free(next);
     }
-    pthread_mutex_unlock(&t->mu);
+    set_free(mine);
+    tomb_release(s);
     pthread_mutex_unlock(&db->maint_mu);
     return rc;
 }

@@ -60,8 +60,12 @@ int tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt, tsdb_querier **out) 
     if (!q) return FLINT_ENOMEM;
     db_block **all;
     size_t n;
+    /* delete requests before blocks: clean_tombstones trims requests only
+     * after swapping in the rewritten blocks */
+    q->tombs = tomb_acquire(db);
     int rc = db_blocks_snapshot(db, &all, &n);
     if (rc) {
+        tomb_release(q->tombs);
         fl_free(q);
         return rc;
     }
@@ -76,7 +80,6 @@ int tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt, tsdb_querier **out) 
     q->maxt = maxt;
     q->blocks = all;
     q->nblocks = k;
-    q->tombs = tomb_acquire(db);
     *out = q;
     return 0;
 }

@@ -12,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-FLINT=$ROOT/flint
+FLINT=${FLINT:-$ROOT/flint} # FLINT=build/flint-asan to run under ASan
 T=$(mktemp -d)
 PIDS=()
 cleanup() {
