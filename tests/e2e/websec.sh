@@ -109,9 +109,12 @@ start_server() { # extra flags...
     cat "$T/server.log"
     return 1
 }
-stop_server() {
+stop_server() { # SIGTERM; the server must exit 0 (under ASan: no leaks)
     kill "$SRV" 2>/dev/null
     wait "$SRV" 2>/dev/null
+    local rc=$?
+    check "server shuts down cleanly (exit $rc)" [ "$rc" -eq 0 ]
+    [ "$rc" -eq 0 ] || tail -n 30 "$T/server.log"
 }
 URL() { echo "https://localhost:$PORT$1"; }
 # curl with the CA and the right password; -w appends the status code
