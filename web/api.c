@@ -946,10 +946,13 @@ static int h_metrics(api_req *q, api_resp *r, const char *arg) {
 
 /* ---- admin API (issue 5; tsdb/snapshot.c, tsdb/delete.c) ------------------------ */
 
-/* Prometheus answers 503 unavailable unless --web.enable-admin-api. */
+/* Unless --web.enable-admin-api, Prometheus answers errorType "unavailable"
+ * with status 500: its respondError has no case for that type (checked
+ * against Prometheus 2.42 and 3.x's web/api/v1/api.go). */
 static bool admin_enabled(api_req *q, api_resp *r) {
     if (q->srv->admin) return true;
     resp_error(r, "unavailable", "admin APIs disabled");
+    r->status = 500;
     return false;
 }
 

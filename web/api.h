@@ -49,8 +49,8 @@ typedef struct api_options {
     /* --- security (issue 5; web/webconfig.h, web/auth.h, docs/api.md "Security") ---
      * web_config: TLS and basic auth from --web.config.file; borrowed,
      * must outlive the server (NULL = plain HTTP, no auth).
-     * enable_admin_api: the /api/v1/admin/tsdb endpoints (otherwise 503
-     * "admin APIs disabled"); snapshots go to data_dir/snapshots/. */
+     * enable_admin_api: the /api/v1/admin/tsdb endpoints (otherwise 500
+     * "admin APIs disabled", as Prometheus); snapshots go to data_dir/snapshots/. */
     const struct web_config *web_config;
     bool enable_admin_api;
     const char *data_dir;
