@@ -973,7 +973,9 @@ static int h_admin_snapshot(api_req *q, api_resp *r, const char *arg) {
         for (size_t i = 0; i < 6; i++) v = strcmp(sh, t[i]) == 0 ? 1 : strcmp(sh, f[i]) == 0 ? 0 : v;
         if (v < 0) {
             char msg[256];
-            snprintf(msg, sizeof msg, "unable to parse boolean 'skip_head' argument: strconv.ParseBool: parsing \"%.64s\": invalid syntax", sh);
+            snprintf(msg, sizeof msg,
+                     "invalid parameter \"skip_head\": unable to parse boolean: strconv.ParseBool: parsing \"%.64s\": "
+                     "invalid syntax", sh);
             return bad_data(r, msg);
         }
         skip_head = v == 1;
