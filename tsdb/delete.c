@@ -74,10 +74,80 @@ bool tomb_ivs_has(const tomb_ivs *iv, int64_t t) {
     return lo < iv->n && iv->mint[lo] <= t;
 }
 
-bool tomb_ivs_covers(const tomb_ivs *iv, int64_t a, int64_t b) {
+static bool ivs_overlap(const tomb_ivs *iv, int64_t a, int64_t b) {
     for (size_t i = 0; i < iv->n; i++)
-        if (iv->mint[i] <= a && iv->maxt[i] >= b) return true; /* merged: one must hold it all */
+        if (iv->mint[i] <= b && iv->maxt[i] >= a) return true;
     return false;
+}
+
+int tomb_filter_views(const tomb_ivs *iv, int64_t mint, int64_t maxt, chunk_view *v, size_t *n, fl_buf *bytes) {
+    fl_buf tmp = {0};
+    int64_t *ts = NULL;
+    double *vs = NULL;
+    size_t cap = 0, o = 0;
+    /* offsets: into `bytes` (old) or `tmp` (new) until the end */
+    enum { KEEP, IN_BYTES, IN_TMP } *where = fl_calloc(*n ? *n : 1, sizeof *where);
+    size_t *off = fl_calloc(*n ? *n : 1, sizeof *off);
+    int rc = where && off ? 0 : FLINT_ENOMEM;
+    for (size_t i = 0; i < *n && rc == 0; i++) {
+        chunk_view c = v[i];
+        bool in_bytes = bytes->len && c.data >= bytes->data && c.data < bytes->data + bytes->len;
+        if (!ivs_overlap(iv, c.mint, c.maxt) && c.mint >= mint && c.maxt <= maxt) {
+            where[o] = in_bytes ? IN_BYTES : KEEP;
+            off[o] = in_bytes ? (size_t)(c.data - bytes->data) : 0;
+            v[o++] = c;
+            continue;
+        }
+        int ns = chunk_num_samples(c.enc, c.data, c.len);
+        if (ns < 0) {
+            rc = ns;
+            break;
+        }
+        if ((size_t)ns > cap) {
+            int64_t *nt = fl_realloc(ts, (size_t)ns * sizeof *nt);
+            double *nv = nt ? fl_realloc(vs, (size_t)ns * sizeof *nv) : NULL;
+            if (nt) ts = nt;
+            if (!nv) {
+                rc = FLINT_ENOMEM;
+                break;
+            }
+            vs = nv;
+            cap = (size_t)ns;
+        }
+        int got = chunk_decode_all(c.enc, c.data, c.len, ts, vs, cap);
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        size_t m = 0;
+        for (int k = 0; k < got; k++)
+            if (ts[k] >= mint && ts[k] <= maxt && !tomb_ivs_has(iv, ts[k])) {
+                ts[m] = ts[k];
+                vs[m++] = vs[k];
+            }
+        if (m == 0) continue; /* nothing left of this chunk */
+        size_t at = tmp.len;
+        int enc;
+        if ((rc = chunk_encode(ts, vs, m, 0, &tmp, &enc))) break;
+        where[o] = IN_TMP;
+        off[o] = at;
+        v[o++] = (chunk_view){ts[0], ts[m - 1], NULL, (uint32_t)(tmp.len - at), (uint8_t)enc};
+    }
+    if (rc == 0 && tmp.len) {
+        size_t base = bytes->len;
+        rc = fl_buf_put(bytes, tmp.data, tmp.len); /* may move bytes->data */
+        for (size_t i = 0; i < o && rc == 0; i++) {
+            if (where[i] == IN_BYTES) v[i].data = bytes->data + off[i];
+            else if (where[i] == IN_TMP) v[i].data = bytes->data + base + off[i];
+        }
+    }
+    if (rc == 0) *n = o;
+    fl_free(where);
+    fl_free(off);
+    fl_free(ts);
+    fl_free(vs);
+    fl_buf_free(&tmp);
+    return rc;
 }
 
 static int ivs_add(tomb_ivs *iv, int64_t a, int64_t b) {

@@ -28,7 +28,6 @@ struct tsdb_querier {
 
 struct tsdb_sample_iter {
     series_iter it;
-    tomb_ivs del; /* deleted intervals of the series */
 };
 
 typedef struct qsrc {
@@ -53,6 +52,7 @@ struct tsdb_series_set {
     size_t nviews, capviews;
     head_chunk_set hcs;
     tsdb_sample_iter si;
+    tomb_ivs del;         /* deleted intervals of the current series */
 };
 
 int tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt, tsdb_querier **out) {
@@ -170,18 +170,6 @@ static int add_view(tsdb_series_set *s, chunk_view v) {
     return 0;
 }
 
-/* Load the current series' deleted intervals; true when they hide all of
- * its samples in the querier's range (the series is skipped). */
-static bool tomb_series_hidden(tsdb_series_set *s) {
-    int rc = tomb_series(s->q->tombs, &s->cur, &s->si.del);
-    if (rc) s->err = rc;
-    int64_t a = s->views[0].mint, b = s->views[0].maxt;
-    for (size_t i = 1; i < s->nviews; i++) b = s->views[i].maxt > b ? s->views[i].maxt : b;
-    a = a < s->q->mint ? s->q->mint : a;
-    b = b > s->q->maxt ? s->q->maxt : b;
-    return rc == 0 && s->si.del.n && tomb_ivs_covers(&s->si.del, a, b);
-}
-
 bool tsdb_series_next(tsdb_series_set *s) {
     while (!s->err) {
         int best = -1;
@@ -231,7 +219,13 @@ bool tsdb_series_next(tsdb_series_set *s) {
         }
         if (!s->nviews) continue;
         qsort(s->views, s->nviews, sizeof *s->views, view_cmp);
-        if (s->q->tombs && tomb_series_hidden(s)) continue;
+        if (s->q->tombs) { /* delete_series: chunks rewritten without deleted samples */
+            rc = tomb_series(s->q->tombs, &s->cur, &s->del);
+            if (rc == 0 && s->del.n) rc = tomb_filter_views(&s->del, s->q->mint, s->q->maxt, s->views, &s->nviews,
+                                                        &s->hcs.bytes);
+            if (rc) s->err = rc;
+            if (rc || !s->nviews) continue;
+        }
         series_iter_init(&s->si.it, s->views, s->nviews, s->q->mint, s->q->maxt);
         return true;
     }
@@ -243,17 +237,15 @@ int tsdb_series_err(const tsdb_series_set *s) { return s->err; }
 tsdb_sample_iter *tsdb_series_samples(tsdb_series_set *s) { return &s->si; }
 
 bool tsdb_sample_next(tsdb_sample_iter *it, int64_t *t, double *v) {
-    do {
-        if (!series_iter_next(&it->it)) return false;
-        series_iter_at(&it->it, t, v);
-    } while (it->del.n && tomb_ivs_has(&it->del, *t)); /* deleted (delete_series) */
+    if (!series_iter_next(&it->it)) return false;
+    series_iter_at(&it->it, t, v);
     return true;
 }
 
 bool tsdb_sample_seek(tsdb_sample_iter *it, int64_t mint, int64_t *t, double *v) {
     if (!series_iter_seek(&it->it, mint)) return false;
     series_iter_at(&it->it, t, v);
-    return !it->del.n || !tomb_ivs_has(&it->del, *t) || tsdb_sample_next(it, t, v);
+    return true;
 }
 
 int tsdb_sample_err(const tsdb_sample_iter *it) { return series_iter_err(&it->it); }
@@ -271,7 +263,7 @@ void tsdb_series_set_free(tsdb_series_set *s) {
     fl_free(s->views);
     head_chunk_set_free(&s->hcs);
     series_iter_free(&s->si.it);
-    tomb_ivs_free(&s->si.del);
+    tomb_ivs_free(&s->del);
     fl_free(s);
 }
 

@@ -8,14 +8,16 @@
  *
  * Readers: a querier takes a reference on the set at open; for each series
  * tomb_series() lists the deleted intervals that apply to its labels, and
- * the sample iterator skips samples inside them. clean_tombstones rewrites
+ * tomb_filter_views() rewrites the chunks it reads without those samples. clean_tombstones rewrites
  * the blocks holding deleted samples and trims the requests to the part
  * that can still be in the head. Implemented in tsdb/delete.c.
  */
 #ifndef FLINT_TSDB_TOMBSTONES_H
 #define FLINT_TSDB_TOMBSTONES_H
 
+#include "storage/buf.h"
 #include "tsdb/labels.h"
+#include "tsdb/seriesiter.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,8 +35,6 @@ typedef struct tomb_ivs {
 void tomb_ivs_free(tomb_ivs *iv);
 /* Is t inside one of the intervals? */
 bool tomb_ivs_has(const tomb_ivs *iv, int64_t t);
-/* Is all of [a, b] deleted? */
-bool tomb_ivs_covers(const tomb_ivs *iv, int64_t a, int64_t b);
 
 /* Load DIR/delete_requests at open (none: empty) / free at close. */
 int tomb_open(struct tsdb *db);
@@ -44,5 +44,15 @@ tomb_set *tomb_acquire(struct tsdb *db);
 void tomb_release(tomb_set *s);
 /* Replace iv with the intervals that apply to series l (n = 0: none). */
 int tomb_series(tomb_set *s, const labels *l, tomb_ivs *iv);
+/* Rewrite the chunk views (sorted by mint) of one series without the
+ * samples inside iv or outside [mint, maxt] (so a series with nothing left
+ * in the query range ends with *n == 0 and is skipped): untouched views
+ * stay as they are, touched ones are decoded, filtered and re-encoded into
+ * `bytes`, views left empty are dropped (*n shrinks). Views that pointed into `bytes` before are moved
+ * with it, so bytes may be the head chunk set's buffer: everything that
+ * copies the current series' head bytes (readers that keep a series past
+ * next()) copies the rewritten chunks too. The querier calls this, so
+ * every read path sees the deletion. */
+int tomb_filter_views(const tomb_ivs *iv, int64_t mint, int64_t maxt, chunk_view *v, size_t *n, fl_buf *bytes);
 
 #endif
