@@ -80,7 +80,9 @@ static bool ivs_overlap(const tomb_ivs *iv, int64_t a, int64_t b) {
     return false;
 }
 
-int tomb_filter_views(const tomb_ivs *iv, int64_t mint, int64_t maxt, chunk_view *v, size_t *n, fl_buf *bytes) {
+int tomb_filter_views(const tomb_ivs *iv, int64_t mint, int64_t maxt, chunk_view *v, size_t *n,
+                      head_chunk_set *hcs) {
+    fl_buf *bytes = &hcs->bytes;
     fl_buf tmp = {0};
     int64_t *ts = NULL;
     double *vs = NULL;
@@ -134,11 +136,23 @@ int tomb_filter_views(const tomb_ivs *iv, int64_t mint, int64_t maxt, chunk_view
         v[o++] = (chunk_view){ts[0], ts[m - 1], NULL, (uint32_t)(tmp.len - at), (uint8_t)enc};
     }
     if (rc == 0 && tmp.len) {
+        /* the rewritten chunks join the set as entries of their own, so
+         * whoever copies the set's chunks copies them too */
+        size_t added = 0;
+        for (size_t i = 0; i < o; i++) added += where[i] == IN_TMP;
+        if (fl_grow((void **)&hcs->v, &hcs->cap, hcs->n + added, sizeof *hcs->v)) rc = FLINT_ENOMEM;
+        for (size_t k = 0; k < hcs->n && rc == 0; k++) /* offsets: bytes->data may move */
+            hcs->v[k].data = (const uint8_t *)(uintptr_t)(hcs->v[k].data - bytes->data);
         size_t base = bytes->len;
-        rc = fl_buf_put(bytes, tmp.data, tmp.len); /* may move bytes->data */
+        if (rc == 0 && fl_buf_put(bytes, tmp.data, tmp.len)) rc = FLINT_ENOMEM;
+        for (size_t k = 0; k < hcs->n; k++) /* back to pointers (also after a failed put) */
+            hcs->v[k].data = bytes->data + (uintptr_t)hcs->v[k].data;
         for (size_t i = 0; i < o && rc == 0; i++) {
             if (where[i] == IN_BYTES) v[i].data = bytes->data + off[i];
-            else if (where[i] == IN_TMP) v[i].data = bytes->data + base + off[i];
+            else if (where[i] == IN_TMP) {
+                v[i].data = bytes->data + base + off[i];
+                hcs->v[hcs->n++] = (head_chunk){v[i].mint, v[i].maxt, v[i].enc, v[i].data, v[i].len};
+            }
         }
     }
     if (rc == 0) *n = o;

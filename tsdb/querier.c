@@ -221,8 +221,8 @@ bool tsdb_series_next(tsdb_series_set *s) {
         qsort(s->views, s->nviews, sizeof *s->views, view_cmp);
         if (s->q->tombs) { /* delete_series: chunks rewritten without deleted samples */
             rc = tomb_series(s->q->tombs, &s->cur, &s->del);
-            if (rc == 0 && s->del.n) rc = tomb_filter_views(&s->del, s->q->mint, s->q->maxt, s->views, &s->nviews,
-                                                        &s->hcs.bytes);
+            if (rc == 0 && s->del.n)
+                rc = tomb_filter_views(&s->del, s->q->mint, s->q->maxt, s->views, &s->nviews, &s->hcs);
             if (rc) s->err = rc;
             if (rc || !s->nviews) continue;
         }

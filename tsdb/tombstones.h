@@ -15,7 +15,7 @@
 #ifndef FLINT_TSDB_TOMBSTONES_H
 #define FLINT_TSDB_TOMBSTONES_H
 
-#include "storage/buf.h"
+#include "tsdb/head.h"
 #include "tsdb/labels.h"
 #include "tsdb/seriesiter.h"
 
@@ -47,12 +47,14 @@ int tomb_series(tomb_set *s, const labels *l, tomb_ivs *iv);
 /* Rewrite the chunk views (sorted by mint) of one series without the
  * samples inside iv or outside [mint, maxt] (so a series with nothing left
  * in the query range ends with *n == 0 and is skipped): untouched views
- * stay as they are, touched ones are decoded, filtered and re-encoded into
- * `bytes`, views left empty are dropped (*n shrinks). Views that pointed into `bytes` before are moved
- * with it, so bytes may be the head chunk set's buffer: everything that
- * copies the current series' head bytes (readers that keep a series past
- * next()) copies the rewritten chunks too. The querier calls this, so
- * every read path sees the deletion. */
-int tomb_filter_views(const tomb_ivs *iv, int64_t mint, int64_t maxt, chunk_view *v, size_t *n, fl_buf *bytes);
+ * stay as they are, touched ones are decoded, filtered, re-encoded and
+ * added to hcs (the querier's per-series head chunk set: bytes and an
+ * entry each), views left empty are dropped (*n shrinks). Views and
+ * entries that pointed into hcs's bytes are moved with them. Whatever
+ * copies the current series' head chunks (readers that keep a series past
+ * next()) so copies the rewritten chunks too: every read path sees the
+ * deletion. */
+int tomb_filter_views(const tomb_ivs *iv, int64_t mint, int64_t maxt, chunk_view *v, size_t *n,
+                      head_chunk_set *hcs);
 
 #endif
