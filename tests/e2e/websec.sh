@@ -30,6 +30,7 @@ check() { # description, command...
     local d=$1; shift
     if "$@"; then ok "$d"; else bad "$d"; fi
 }
+has() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
 finish() {
     echo "websec: $pass passed, $fail failed"
     [ "$fail" -eq 0 ]
@@ -141,6 +142,12 @@ for _ in $(seq 50); do kill -0 "$BADPID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$BADPID" 2>/dev/null && kill "$BADPID"
 check "bad hash: message names basic_auth_users.alice" grep -q 'bad2.yml:2: basic_auth_users.alice: not a bcrypt hash' "$T/bad2.log"
 
+check "flint check web-config: a good file passes" bash -c "cd '$T' && '$FLINT' check web-config web.yml | grep -qx 'web.yml SUCCESS'"
+out=$(cd "$T" && "$FLINT" check web-config bad.yml 2>&1)
+rc=$?
+check "flint check web-config: a bad file fails (exit $rc) naming file and key" \
+    eval '[ $rc -eq 1 ] && has "$out" "bad.yml FAILED: bad.yml:2: tls_server_config: missing key_file"'
+
 # ---- TLS + basic auth, admin API off ---------------------------------------------------------
 start_server || { bad "server starts with TLS"; finish; }
 check "https + right password: 200 on /api/v1/query" [ "$(status -u "alice:$PASS" "$(URL '/api/v1/query?query=1')")" = 200 ]
@@ -182,7 +189,6 @@ check "snapshot answers success with a name like Prometheus' ($name)" bash -c "[
 check "snapshot directory exists" [ -d "$T/data/snapshots/$name" ]
 snapres=$(offline_result "$T/data/snapshots/$name" "$Q" "$T0" 2>&1)
 check "flint query --data <snapshot> gives the live answer" [ "$snapres" = "$before" ]
-has() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
 # count_over_time drops __name__: live series carry job, imported ones only k
 check "the answer holds imported and live series" eval 'has "$before" "\"job\"" && has "$before" "\"k\": \"2\""'
 check "snapshot keeps its data when the live server's head moves on" [ -n "$(ls "$T/data/snapshots/$name")" ]
