@@ -12,7 +12,7 @@ what=${1:-build}
 pkgs="gcc make pkg-config re2c lemon liblz4-dev libmicrohttpd-dev check libsubunit-dev
 libyaml-dev libcurl4-openssl-dev libpcre2-dev libxxhash-dev zlib1g-dev libgnutls28-dev libcrypt-dev"
 # what the end-to-end tests run against (tests/e2e/)
-e2e="prometheus prometheus-node-exporter python3-prometheus-client openssl chromium"
+e2e="prometheus prometheus-node-exporter python3-prometheus-client openssl chromium curl"
 case "$what" in
   test)  pkgs="$pkgs clang libclang-rt-14-dev python3 $e2e" ;;
   bench) pkgs="$pkgs clang libclang-rt-14-dev python3 $e2e victoria-metrics xz-utils" ;;
