@@ -221,3 +221,38 @@ webtest: $(BUILD)/apiserver
 	$(Q)timeout 300 python3 tests/web/api_test.py $(BUILD)/apiserver
 
 .PHONY: webtest
+
+# --- ThreadSanitizer: the concurrent tests (clang -fsanitize=thread) ---------
+# `make tsan` builds the library, the Check runner and tests/web/apiserver
+# with TSan and runs scripts/tsan.sh: the web and head suites (queries,
+# label scans, /federate, /metrics while appending; concurrent head
+# readers/writers) and api_test.py's concurrent checks against
+# build/apiserver_tsan. Summary line: "tsan: N passed, N failed" where
+# every race report counts as a failure.
+TSAN       := $(BUILD)/tsan
+TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+TSAN_OBJ   := $(call lib_objs,$(TSAN))
+
+$(TSAN_OBJ): | $(GEN_H)
+$(TSAN)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $< (tsan)"
+	$(Q)clang $(CFLAGS_BASE) $(TSAN_FLAGS) -c -o $@ $<
+$(TSAN)/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(Q)clang $(CFLAGS_BASE) $(TSAN_FLAGS) -Wno-unused-parameter -Wno-unused-variable -Wno-unused-but-set-variable -I$(dir $<) -I$(dir $*) -c -o $@ $<
+$(BUILD)/libflint-tsan.a: $(TSAN_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(TSAN)/tests/unit/main.o: $(BUILD)/gen/suites.h
+$(BUILD)/check_flint_tsan: $(call TEST_OBJ,$(TSAN)) $(BUILD)/libflint-tsan.a
+	@echo "  LINK  $@"
+	$(Q)clang $(CFLAGS_BASE) $(TSAN_FLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/apiserver_tsan: $(TSAN)/tests/web/apiserver.o $(BUILD)/libflint-tsan.a
+	@echo "  LINK  $@"
+	$(Q)clang $(CFLAGS_BASE) $(TSAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+tsan: deps-test
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/check_flint_tsan $(BUILD)/apiserver_tsan
+	$(Q)scripts/tsan.sh
+
+.PHONY: tsan
