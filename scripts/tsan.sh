@@ -6,7 +6,7 @@
 #      appends) and head (concurrent appenders and readers)
 #   2. tests/web/api_test.py's concurrent checks against apiserver_tsan
 #      (parallel connections, mixed endpoints from 6 threads, the query cap
-#      with a slow query, cancel on disconnect)
+#      with a slow query cancelled by its client, /metrics counters)
 # Each step passes when it passes and TSan reported nothing; every race
 # report is one more failure. Last line: "tsan: N passed, N failed".
 set -u
@@ -38,7 +38,7 @@ step() { # $1 = name, rest = command
 step unit-web env CK_FORK=yes CK_RUN_SUITE=web build/check_flint_tsan
 step unit-head env CK_FORK=yes CK_RUN_SUITE=head build/check_flint_tsan
 step api timeout 600 python3 tests/web/api_test.py build/apiserver_tsan \
-    --only test_concurrent,test_concurrent_mixed,test_concurrency_cap,test_cancel_on_disconnect
+    --only test_concurrent,test_concurrent_mixed,test_concurrency_cap,test_metrics_counters
 
 echo "ThreadSanitizer reports: $races"
 echo "tsan: $pass passed, $((fail + races)) failed"

@@ -433,7 +433,8 @@ static void *watch_main(void *arg) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 || p[1].revents) break;
         if (p[0].revents) {
-            w->canceled = 1;
+            /* atomic: the query's thread reads it while evaluating */
+            __atomic_store_n(&w->canceled, 1, __ATOMIC_RELAXED);
             break;
         }
     }
