@@ -3,7 +3,8 @@
 # build/check_flint_tsan and build/apiserver_tsan first):
 #   1. Check suites with threads: web (queries, label scans, /federate,
 #      /metrics and the query slots on 3 client threads while a 4th
-#      appends) and head (concurrent appenders and readers)
+#      appends), head (concurrent appenders and readers), db (maintenance
+#      beside queriers) and scrapeloop (scrape threads and a test server)
 #   2. tests/web/api_test.py's concurrent checks against apiserver_tsan
 #      (parallel connections, mixed endpoints from 6 threads, the query cap
 #      with a slow query cancelled by its client, /metrics counters)
@@ -37,6 +38,8 @@ step() { # $1 = name, rest = command
 
 step unit-web env CK_FORK=yes CK_RUN_SUITE=web build/check_flint_tsan
 step unit-head env CK_FORK=yes CK_RUN_SUITE=head build/check_flint_tsan
+step unit-db env CK_FORK=yes CK_RUN_SUITE=db build/check_flint_tsan
+step unit-scrapeloop env CK_FORK=yes CK_RUN_SUITE=scrapeloop build/check_flint_tsan
 step api timeout 600 python3 tests/web/api_test.py build/apiserver_tsan \
     --only test_concurrent,test_concurrent_mixed,test_concurrency_cap,test_metrics_counters
 
