@@ -88,7 +88,7 @@ static void write_http(text_writer *w, api_metrics *m) {
 }
 
 static void write_engine(text_writer *w, api_metrics *m) {
-    gauge(w, "prometheus_engine_queries", "gauge", "The current number of queries being executed or waiting.",
+    gauge(w, "prometheus_engine_queries", "gauge", "The current number of queries being executed (holding a slot).",
           (double)atomic_load(&m->queries_running));
     gauge(w, "prometheus_engine_queries_concurrent_max", "gauge", "The max number of concurrent queries.",
           (double)m->max_concurrency);
