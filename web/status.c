@@ -20,7 +20,14 @@ size_t status_rfc3339(int64_t ms, char *buf, size_t cap) {
     struct tm tm;
     gmtime_r(&secs, &tm);
     size_t k = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    int n = snprintf(buf + k, cap - k, ".%03dZ", (int)(ms % 1000));
+    /* Go's RFC3339Nano: the fraction without trailing zeros, none when 0 */
+    char frac[8] = "";
+    int f = (int)(ms % 1000);
+    if (f) {
+        snprintf(frac, sizeof frac, ".%03d", f);
+        for (size_t e = strlen(frac); frac[e - 1] == '0'; e--) frac[e - 1] = '\0';
+    }
+    int n = snprintf(buf + k, cap - k, "%sZ", frac);
     return k + (n > 0 ? (size_t)n : 0);
 }
 

@@ -32,7 +32,8 @@ void status_write_flags(json_writer *w, const char *const *names, const char *co
 
 /* Prometheus' storageRetention: "15d", "1GiB", "15d or 1GiB", "" (none). */
 size_t status_retention_string(int64_t retention_ms, int64_t retention_bytes, char *buf, size_t cap);
-/* Go's time.Time JSON form in UTC: "2026-01-02T03:04:05.678Z". */
+/* Go's time.Time JSON form in UTC: "2026-01-02T03:04:05.678Z",
+ * "...:05.5Z", "...:05Z". */
 size_t status_rfc3339(int64_t ms, char *buf, size_t cap);
 
 #endif

@@ -392,6 +392,10 @@ START_TEST(test_web_status_retention) {
     char t[64];
     status_rfc3339(1435781451781LL, t, sizeof t);
     ck_assert_str_eq(t, "2015-07-01T20:10:51.781Z");
+    status_rfc3339(1435781451500LL, t, sizeof t);
+    ck_assert_str_eq(t, "2015-07-01T20:10:51.5Z");
+    status_rfc3339(1435781451000LL, t, sizeof t);
+    ck_assert_str_eq(t, "2015-07-01T20:10:51Z");
 }
 END_TEST
 
