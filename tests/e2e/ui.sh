@@ -12,7 +12,10 @@ set -u
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 srv=
+checker=
 cleanup() {
+    # The checker closes its browsers on TERM; then the server goes.
+    if [ -n "$checker" ]; then kill "$checker" 2>/dev/null; wait "$checker" 2>/dev/null; fi
     if [ -n "$srv" ]; then kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; fi
     rm -rf "$tmp"
 }
@@ -41,7 +44,10 @@ YML
 ./flint server --config.file="$tmp/flint.yml" --storage.tsdb.path="$tmp/data" \
     --web.listen-address="127.0.0.1:$port" > "$tmp/server.log" 2>&1 &
 srv=$!
-python3 tests/e2e/ui_check.py check "$port" "$end" "$tmp"
+python3 tests/e2e/ui_check.py check "$port" "$end" "$tmp" &
+checker=$!
+wait "$checker"
 rc=$?
+checker=
 [ $rc -eq 0 ] || { echo "--- server log"; tail -n 20 "$tmp/server.log"; }
 exit $rc

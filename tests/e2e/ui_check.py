@@ -10,12 +10,15 @@ rendered with what the JSON API answers for the same query and time, so no
 expected value is written down here.
 """
 import gzip
+import fcntl
 import html.parser
 import json
 import math
 import os
 import re
+import select
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -337,6 +340,189 @@ def live_checks(tmp, base, port):
             check("status: %s says not available (API %d)" % (title, st), sec is not None and "not available" in sec.text())
 
 
+# ---- interaction: Chromium's DevTools protocol over --remote-debugging-pipe ----
+
+class Browser:
+    """A headless Chromium driven over fds 3/4 (NUL-separated JSON), so
+    the test can type, press keys and move the pointer without websockets."""
+
+    def __init__(self, tmp):
+        to_chrome_r, to_chrome_w = os.pipe()
+        from_chrome_r, from_chrome_w = os.pipe()
+        # Park the child's ends above 3 and 4 so the dup2s cannot clobber them.
+        hi_r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 100)
+        hi_w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 100)
+        for fd in (to_chrome_r, from_chrome_w):
+            os.close(fd)
+
+        def child():
+            os.dup2(hi_r, 3)
+            os.dup2(hi_w, 4)
+
+        self.proc = subprocess.Popen(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+             "--no-first-run", "--user-data-dir=" + os.path.join(tmp, "chrome-cdp"), "--window-size=1280,800",
+             "--remote-debugging-pipe", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child, close_fds=False)
+        os.close(hi_r)
+        os.close(hi_w)
+        self.w, self.r = to_chrome_w, from_chrome_r
+        self.buf, self.seq, self.session = b"", 0, None
+        targets = self.send("Target.getTargets")["targetInfos"]
+        page = [t for t in targets if t["type"] == "page"][0]
+        self.session = self.send("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
+        self.send("Page.enable")
+
+    def send(self, method, timeout=30, **params):
+        self.seq += 1
+        msg = {"id": self.seq, "method": method, "params": params}
+        if self.session and not method.startswith("Target."):
+            msg["sessionId"] = self.session
+        os.write(self.w, json.dumps(msg).encode() + b"\0")
+        deadline = time.time() + timeout
+        while True:
+            while b"\0" in self.buf:
+                raw, self.buf = self.buf.split(b"\0", 1)
+                m = json.loads(raw)
+                if m.get("id") == self.seq:
+                    if "error" in m:
+                        raise RuntimeError("%s: %s" % (method, m["error"]))
+                    return m.get("result", {})
+            left = deadline - time.time()
+            if left <= 0 or not select.select([self.r], [], [], left)[0]:
+                raise RuntimeError(method + ": no answer")
+            chunk = os.read(self.r, 1 << 16)
+            if not chunk:
+                raise RuntimeError(method + ": browser went away")
+            self.buf += chunk
+
+    def js(self, expr):
+        r = self.send("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError("js: %s" % r["exceptionDetails"].get("text"))
+        return r["result"].get("value")
+
+    def until(self, expr, seconds=15):
+        """Poll a page expression until it is truthy; its value or None."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            v = self.js(expr)
+            if v:
+                return v
+            time.sleep(0.1)
+        return None
+
+    def goto(self, url):
+        self.send("Page.navigate", url=url)
+        return self.until("document.readyState === 'complete' && location.href !== 'about:blank'")
+
+    def key(self, key, code, vk):
+        for t in ("rawKeyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", type=t, key=key, code=code, windowsVirtualKeyCode=vk)
+
+    def mouse(self, kind, x, y):
+        self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left" if kind != "mouseMoved" else "none",
+                  clickCount=1 if kind != "mouseMoved" else 0)
+
+    def click(self, selector):
+        box = self.js("(() => { const e = document.querySelector(%s); e.scrollIntoView({block: 'center'});"
+                      " const r = e.getBoundingClientRect();"
+                      " return [r.left + r.width / 2, r.top + r.height / 2]; })()" % json.dumps(selector))
+        self.mouse("mouseMoved", *box)
+        self.mouse("mousePressed", *box)
+        self.mouse("mouseReleased", *box)
+
+    def close(self):
+        try:
+            self.send("Browser.close", timeout=5)
+        except (RuntimeError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.w)
+        os.close(self.r)
+
+
+def interaction_checks(tmp, base, end):
+    try:
+        b = Browser(tmp)
+    except (RuntimeError, OSError, IndexError, KeyError) as e:
+        check("browser over the DevTools pipe", False, str(e))
+        return
+    try:
+        interact(b, base, end)
+    except (RuntimeError, OSError, TypeError, KeyError, IndexError, ValueError) as e:
+        check("interaction checks ran to the end", False, repr(e))
+    finally:
+        b.close()
+
+
+def interact(b, base, end):
+    # Completion: type a prefix, the dropdown offers the metric names the
+    # API has, Tab takes the first, Enter runs it and the URL records it.
+    _, names = api(base, "label/__name__/values")
+    want = sorted(n for n in names["data"] if n.startswith("demo_req"))
+    b.goto(base + "/graph")
+    b.js("document.querySelector('textarea.expr').focus()")
+    b.send("Input.insertText", text="demo_req")
+    items = b.until("[...document.querySelectorAll('ul.complete:not([hidden]) li > span:first-child')].map(e => e.textContent)")
+    check("completion offers the metric names (%s)" % want, items is not None and items[:len(want)] == want, str(items))
+    b.key("Tab", "Tab", 9)
+    val = b.js("document.querySelector('textarea.expr').value")
+    check("Tab takes the first completion", val == want[0] if want else False, repr(val))
+    now = time.time()
+    b.key("Enter", "Enter", 13)
+    n = b.until("document.querySelectorAll('path.series-line').length")
+    _, rr = api(base, "query_range", query=want[0] if want else "x", start=now - 3600, end=now, step=14)
+    check("Enter runs the query and graphs it", n == len(rr["data"]["result"]) and n > 0, str(n))
+    search = b.js("location.search")
+    check("the URL records the expression", "g0.expr=" + urllib.parse.quote_plus(want[0] if want else "x") in search, search)
+    # Range +: the next range of the list, kept in the URL.
+    b.click(".ctl-group button[title='longer range']")
+    rng = b.until("location.search.includes('range_input=2h') && document.querySelector('input.range').value")
+    check("+ moves the range from 1h to 2h", rng == "2h", str(rng))
+    # Tab switch to the table and back.
+    b.click(".tab-row .tab:nth-child(2)")
+    rows = b.until("document.querySelector('.stats').textContent.includes('Result series') &&"
+                   " 'rows ' + document.querySelectorAll('table.result tr').length")
+    _, inst = api(base, "query", query=want[0] if want else "x")
+    check("the Table tab shows the instant query's rows", rows == "rows %d" % len(inst["data"]["result"]), str(rows))
+    check("the URL records the tab", "g0.tab=1" in b.js("location.search"))
+
+    # Tooltip: point at one sample of a graph with a fixed end; the tooltip
+    # shows that sample's time, series and value as the API gives them.
+    expr = "demo_cpu_usage_ratio"
+    b.goto(base + "/graph?" + q(**{"g0.expr": expr, "g0.tab": "0", "g0.range_input": "1h", "g0.end_input": utc(end)}))
+    if not b.until("document.querySelectorAll('path.series-line').length === 4"):
+        check("graph for the tooltip", False)
+        return
+    _, rr = api(base, "query_range", query=expr, start=end - 3600, end=end, step=14)
+    target = rr["data"]["result"][2]
+    k = len(target["values"]) // 3
+    pt = b.js("""(() => {
+      const p = [...document.querySelectorAll('path.series-line')].find(e => e.dataset.series === %s);
+      const xy = p.getAttribute('d').match(/[ML][^ML]+/g)[%d].slice(1).split(',').map(Number);
+      const r = p.ownerSVGElement.getBoundingClientRect();
+      return [r.left + xy[0], r.top + xy[1]]; })()""" % (json.dumps(series_name(target["metric"])), k))
+    b.mouse("mouseMoved", pt[0], pt[1])
+    tip = b.until("(() => { const t = document.querySelector('.tooltip'); return t && !t.hidden && t.textContent; })()")
+    t, v = target["values"][k]
+    want_tip = "%s UTC%s" % (utc(t), series_name(target["metric"])) + "value: " + v
+    check("tooltip shows the sample's time, series and value", tip == want_tip, "%r != %r" % (tip, want_tip))
+    b.mouse("mouseMoved", 5, 5)
+    check("tooltip hides when the pointer leaves", b.until("document.querySelector('.tooltip').hidden") is True)
+    # Legend: a click shows only that series, a second click all again.
+    b.click(".legend-item:nth-child(2)")
+    shown = b.until("(() => { const p = document.querySelectorAll('path.series-line');"
+                    " return p.length === 1 && p[0].dataset.series; })()")
+    check("legend click shows only that series", shown == series_name(rr["data"]["result"][1]["metric"]), str(shown))
+    b.click(".legend-item:nth-child(2)")
+    check("a second click shows all again", b.until("document.querySelectorAll('path.series-line').length === 4") is True)
+
+
 def screenshot(tmp, base, end):
     out = os.path.join(tmp, "ui-graph.png")
     chromium(tmp, base + "/graph?" + q(**{"g0.expr": "demo_cpu_usage_ratio", "g0.tab": "0", "g0.range_input": "2h",
@@ -354,6 +540,8 @@ def screenshot(tmp, base, end):
 
 
 def main():
+    # On TERM (the test's timeout or trap) unwind, so browsers get closed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if sys.argv[1] == "demo":
         demo(int(sys.argv[2]))
         return 0
@@ -365,6 +553,7 @@ def main():
         http_checks(base)
         graph_checks(tmp, base, end)
         live_checks(tmp, base, port)
+        interaction_checks(tmp, base, end)
         screenshot(tmp, base, end)
     print("ui: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
