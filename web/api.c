@@ -70,10 +70,10 @@ typedef struct api_req {
 
 typedef struct api_resp {
     unsigned status;
+    const char *cache_control, *location; /* web UI headers (web/ui.h) */
     const char *content_type;
     json_writer w;      /* the body */
     const char *allow;  /* Allow header for 405 */
-    const char *cache_control, *location; /* web UI headers (web/ui.h) */
 } api_resp;
 
 static int64_t now_ms(void) {
