@@ -331,11 +331,11 @@ def live_checks(tmp, base, port):
     cells = [td.text() for td in sections.get("Build information", Node("x", {}, None)).all("td")]
     check("status: build information shows the version", bi["data"]["version"] in cells, str(cells))
     for title, path in (("Runtime information", "status/runtimeinfo"), ("Command-line flags", "status/flags"),
-                        ("TSDB status", "status/tsdb")):
+                        ("TSDB status", "status/tsdb"), ("Configuration", "status/config")):
         st, _ = api(base, path)
         sec = sections.get(title)
         if st == 200:
-            check("status: %s rendered" % title, sec is not None and len(sec.all("table")) > 0)
+            check("status: %s rendered" % title, sec is not None and len(sec.all("table")) + len(sec.all("pre")) > 0)
         else:
             check("status: %s says not available (API %d)" % (title, st), sec is not None and "not available" in sec.text())
 

@@ -357,6 +357,7 @@
         Object.keys(d).sort().forEach((k) => { sorted[k] = d[k]; });
         return kvTable(sorted);
       }],
+      ['Configuration', 'status/config', (d) => el('pre', {class: 'config', text: d.yaml || ''})],
       ['TSDB status', 'status/tsdb', (d) => {
         const out = [];
         const tm = (v) => (v > 0 && v < 1e15 ? F.formatTime(v) + ' ' + F.zoneName() + ' (' + v + ')' : String(v));
@@ -365,7 +366,8 @@
           if (k === 'headStats' || !Array.isArray(v)) continue;
           const title = k.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase());
           const tb = el('tbody', {}, v.map((e) => el('tr', {}, el('td', {text: e.name}), el('td', {class: 'value', text: String(e.value)}))));
-          out.push(el('h3', {text: title}), v.length ? el('table', {class: 'result'}, el('thead', {}, el('tr', {}, el('th', {text: 'Name'}), el('th', {text: 'Count'}))), tb)
+          const unit = k.startsWith('memory') ? 'Bytes' : 'Count';
+          out.push(el('h3', {text: title}), v.length ? el('table', {class: 'result'}, el('thead', {}, el('tr', {}, el('th', {text: 'Name'}), el('th', {text: unit}))), tb)
             : el('div', {class: 'empty', text: 'none'}));
         }
         return out;
