@@ -10,6 +10,7 @@
  * Go's Request.FormValue reads them.
  */
 #include "web/api.h"
+#include "web/ui.h" /* the web UI served beside the API */
 
 #include "query/parse.h"
 #include "storage/alloc.h"
@@ -18,7 +19,6 @@
 #include "storage/units.h"
 #include "web/json.h"
 #include "web/params.h"
-#include "web/ui.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
