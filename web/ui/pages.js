@@ -227,6 +227,7 @@
         if (endMs === null) { msgs.append(F.errorBox({error: 'cannot parse end time "' + state.end + '": use YYYY-MM-DD HH:MM:SS (' + F.zoneName() + ')'})); return; }
       }
       const t0 = performance.now();
+      stats.textContent = 'Loading…';
       if (state.tab === 1) {
         const res = await F.api('query', {query: state.expr, time: (endMs / 1000).toFixed(3)});
         if (mine !== seq) return;
