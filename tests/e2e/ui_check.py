@@ -465,7 +465,7 @@ def interact(b, base, end):
     # API has, Tab takes the first, Enter runs it and the URL records it.
     _, names = api(base, "label/__name__/values")
     want = sorted(n for n in names["data"] if n.startswith("demo_req"))
-    b.goto(base + "/graph")
+    b.goto(base + "/graph?" + q(**{"g0.end_input": utc(end)}))  # a fixed end: the API can be asked the same
     b.js("document.querySelector('textarea.expr').focus()")
     b.send("Input.insertText", text="demo_req")
     items = b.until("[...document.querySelectorAll('ul.complete:not([hidden]) li > span:first-child')].map(e => e.textContent)")
@@ -473,10 +473,9 @@ def interact(b, base, end):
     b.key("Tab", "Tab", 9)
     val = b.js("document.querySelector('textarea.expr').value")
     check("Tab takes the first completion", val == want[0] if want else False, repr(val))
-    now = time.time()
     b.key("Enter", "Enter", 13)
     n = b.until("document.querySelectorAll('path.series-line').length")
-    _, rr = api(base, "query_range", query=want[0] if want else "x", start=now - 3600, end=now, step=14)
+    _, rr = api(base, "query_range", query=want[0] if want else "x", start=end - 3600, end=end, step=14)
     check("Enter runs the query and graphs it", n == len(rr["data"]["result"]) and n > 0, str(n))
     search = b.js("location.search")
     check("the URL records the expression", "g0.expr=" + urllib.parse.quote_plus(want[0] if want else "x") in search, search)
@@ -488,8 +487,9 @@ def interact(b, base, end):
     b.click(".tab-row .tab:nth-child(2)")
     rows = b.until("document.querySelector('.stats').textContent.includes('Result series') &&"
                    " 'rows ' + document.querySelectorAll('table.result tr').length")
-    _, inst = api(base, "query", query=want[0] if want else "x")
-    check("the Table tab shows the instant query's rows", rows == "rows %d" % len(inst["data"]["result"]), str(rows))
+    _, inst = api(base, "query", query=want[0] if want else "x", time=end)
+    check("the Table tab shows the instant query's rows", rows == "rows %d" % len(inst["data"]["result"]) and
+          len(inst["data"]["result"]) > 0, str(rows))
     check("the URL records the tab", "g0.tab=1" in b.js("location.search"))
 
     # Tooltip: point at one sample of a graph with a fixed end; the tooltip
