@@ -7,6 +7,7 @@
 # gzip, 404s) and the pages in headless Chromium (--dump-dom): graph paths,
 # legend, table rows, error with caret, targets and status. It also writes a
 # screenshot of the graph page to the temp dir (UI_SCREENSHOT=path keeps it).
+# FLINT=path tests another build (e.g. build/flint-asan).
 # Last line: "ui: N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -23,12 +24,13 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 fail() { echo "FAIL: $*"; echo "ui: 0 passed, 1 failed"; exit 1; }
 
-[ -x ./flint ] || fail "./flint is not built (make flint)"
+flint=${FLINT:-./flint}
+[ -x "$flint" ] || fail "$flint is not built (make flint)"
 command -v chromium >/dev/null || fail "chromium is not installed"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 end=$(( $(date +%s) / 3600 * 3600 ))   # last whole hour: the import's blocks end there
 python3 tests/e2e/ui_check.py demo "$end" > "$tmp/demo.om" || fail "cannot write the demo data"
-./flint import openmetrics --quiet --max-block-duration=1h "$tmp/demo.om" "$tmp/data" > "$tmp/import.log" 2>&1 ||
+"$flint" import openmetrics --quiet --max-block-duration=1h "$tmp/demo.om" "$tmp/data" > "$tmp/import.log" 2>&1 ||
     { cat "$tmp/import.log"; fail "flint import"; }
 cat > "$tmp/flint.yml" <<YML
 global:
@@ -41,7 +43,7 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:1']
 YML
-./flint server --config.file="$tmp/flint.yml" --storage.tsdb.path="$tmp/data" \
+"$flint" server --config.file="$tmp/flint.yml" --storage.tsdb.path="$tmp/data" \
     --web.listen-address="127.0.0.1:$port" > "$tmp/server.log" 2>&1 &
 srv=$!
 python3 tests/e2e/ui_check.py check "$port" "$end" "$tmp" &
