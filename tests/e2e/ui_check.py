@@ -49,7 +49,7 @@ def demo(end):
         for t in range(start, end, 15):
             x = (t - start) / 7200.0 * 2 * math.pi
             v = 0.45 + 0.25 * math.sin(x * (1 + core * 0.5) + core) + 0.05 * math.sin(x * 9 + core * 2)
-            out.append('demo_cpu_usage_ratio{core="%d"} %.4f %d' % (core, v, t))
+            out.append('demo_cpu_usage_ratio{core="%d",host="edge-1"} %.4f %d' % (core, v, t))
     out.append("# TYPE demo_requests counter")
     for path, rate in (("/api", 12), ("/login", 3), ("/static", 6)):
         c = 0.0
