@@ -37,6 +37,9 @@ RE_SRC  := $(foreach d,$(LAYERS),$(wildcard $(d)/*.re))
 Y_SRC   := $(foreach d,$(LAYERS),$(wildcard $(d)/*.y))
 GEN_C   := $(RE_SRC:%.re=$(BUILD)/gen/%.c) $(Y_SRC:%.y=$(BUILD)/gen/%.c)
 GEN_H   := $(Y_SRC:%.y=$(BUILD)/gen/%.h)
+# The web UI (web/ui/*) embedded as byte arrays for web/ui.c.
+UI_FILES := $(sort $(wildcard web/ui/*.html web/ui/*.css web/ui/*.js web/ui/*.svg))
+GEN_C   += $(BUILD)/gen/web/ui_assets.c
 LIB_SRC := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 CMD_SRC := $(wildcard cmd/*.c)
 TEST_SRC := $(wildcard tests/unit/check_*.c)
@@ -63,6 +66,11 @@ $(BUILD)/gen/%.c $(BUILD)/gen/%.h: %.y
 	@mkdir -p $(dir $@)
 	@echo "  LEMON $<"
 	$(Q)lemon -q -d$(dir $@) -T/usr/share/lemon/lempar.c $< && touch $(basename $@).c $(basename $@).h
+
+$(BUILD)/gen/web/ui_assets.c: $(UI_FILES) scripts/ui-embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  EMBED web/ui"
+	$(Q)scripts/ui-embed.sh $@ $(UI_FILES)
 
 # Every object may include generated headers.
 $(LIB_OBJ) $(ASAN_OBJ): | $(GEN_H)

@@ -10,6 +10,7 @@
  * Go's Request.FormValue reads them.
  */
 #include "web/api.h"
+#include "web/ui.h" /* the web UI served beside the API */
 
 #include "query/parse.h"
 #include "tsdb/stats.h"
@@ -87,6 +88,7 @@ typedef struct api_req {
 
 typedef struct api_resp {
     unsigned status;
+    const char *cache_control, *location; /* web UI headers (web/ui.h) */
     const char *content_type;
     json_writer w;      /* the body */
     const char *allow;  /* Allow header for 405 */
@@ -1176,6 +1178,13 @@ static void dispatch(api_req *q, const char *method, api_resp *r) {
             arg = name;
         }
     }
+    ui_reply ui; /* the web UI answers paths the API does not own */
+    if (!rt && (m == M_GET || m == M_HEAD) && ui_serve(path, qs ? qs + 1 : NULL, &ui)) {
+        r->status = ui.status, r->content_type = ui.content_type;
+        r->cache_control = ui.cache_control, r->location = ui.location;
+        if (!r->w.err) r->w.err = fl_buf_put(&r->w.buf, ui.body, ui.len);
+        return;
+    }
     if (!rt) {
         resp_text(r, 404, "404 page not found\n");
         return;
@@ -1292,6 +1301,8 @@ static enum MHD_Result send_resp(api_req *q, api_resp *r, bool head) {
     if (gz) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->cache_control) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
+    if (r->location) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     enum MHD_Result ret = MHD_queue_response(q->conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -281,8 +281,8 @@ def test_misc_endpoints():
           and b"\nprometheus_tsdb_head_series " in body and b"# TYPE process_cpu_seconds_total counter" in body, body[:300])
     st, _, body = request("GET", "/api/v1/nosuch")
     check("404", st == 404, st)
-    st, _, body = request("GET", "/")
-    check("404 root", st == 404, st)
+    st, hdrs, body = request("GET", "/")  # the web UI (web/ui.c): / redirects like Prometheus'
+    check("root redirects to the UI", st == 302 and hdrs.get("location") == "/graph", st)
     st, hdrs, _ = request("DELETE", "/api/v1/query")
     check("405", st == 405 and hdrs.get("allow") == "GET, POST", hdrs)
     st, _, body = request("GET", "/api/v1/query?query=%zz")
