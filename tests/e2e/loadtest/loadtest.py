@@ -231,9 +231,10 @@ def run(args, tmp, children):
     elapsed = load_end - load_start
     nbytes = sum(c.bytes for c in clients)
     print("load: throughput %.1f queries/s (%d queries, %d clients, %.1f s, %.0f KiB per answer), latency p50 %.0f ms p90 %.0f ms "
-          "p99 %.0f ms max %.0f ms; server peak RSS %.1f MiB, CPU %.1f s" % (
+          "p99 %.0f ms max %.0f ms; server peak RSS %.1f MiB, CPU %.1f s (%.2f ms per query)" % (
               len(lat) / elapsed, len(lat), args.clients, elapsed, nbytes / 1024.0 / max(1, len(lat)), 1000 * pct(lat, 50), 1000 * pct(lat, 90),
-              1000 * pct(lat, 99), 1000 * (lat[-1] if lat else float("nan")), rss or 0, (cpu1 or 0) - cpu0))
+              1000 * pct(lat, 99), 1000 * (lat[-1] if lat else float("nan")), rss or 0, (cpu1 or 0) - cpu0,
+              1000 * ((cpu1 or 0) - cpu0) / max(1, len(lat))))
     check("no client thread hung", not any(c.is_alive() for c in clients))
     check("0 errors", not errors, "%d errors, first: %s" % (len(errors), errors[:3]))
     check("every client completed queries", all(c.latencies for c in clients),
