@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -264,7 +265,12 @@ def replay(now, data_start):
     del data_start
 
 
+def on_term(*_):
+    raise SystemExit(143)  # unwinds through the finally that stops the children
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--flint", default=os.path.join(ROOT, "flint"))
     args = ap.parse_args()

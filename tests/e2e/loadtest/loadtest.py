@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -141,7 +142,12 @@ def proc_stats(pid):
     return rss, cpu
 
 
+def on_term(*_):
+    raise SystemExit(143)  # unwinds through the finally that stops the children
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--flint", default=os.path.join(ROOT, "flint"))
     ap.add_argument("--clients", type=int, default=32)

@@ -165,7 +165,30 @@ QUERIES = [
     'quantile_over_time(0.9, histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))[30m:1m])',
     'rate(sum by (handler) (http_requests_total)[10m:1m])',
     'deriv(avg(node_load1)[15m:1m])',
+    # --- name selectors, name dropping, @ start()/end() -----------------------------------
+    '{__name__=~"node_load.*"}',
+    'sum by (__name__) ({__name__=~"node_load.*"} offset 1h)',
+    'node_load1 + 0',
+    'abs(-node_load1)',
+    'topk by (instance) (1, rate(node_cpu_seconds_total{mode="user"}[5m]))',
+    'scalar(node_load1)',
+    'rate(http_requests_total{code="500"}[5m] @ end())',
+    'sum(node_load1 @ start())',
+    'sum by (handler) (rate(http_requests_total[5m])) > bool 1',
+    # --- edge cases of functions ------------------------------------------------------------
+    'quantile(1.5, node_load1)',
+    'histogram_quantile(1.5, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
+    'histogram_quantile(0, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
+    'round(-2.5 + 0 * node_load1)',
+    'clamp(node_load1, 1, 0)',
+    'count_values("load", round(node_load1))',
+    'max_over_time(sum(node_load1)[30m:])',
+    'timestamp(node_load1 offset 1m)',
+    'deg(node_load1) - rad(node_load5)',
+    'vector(1) and on() node_load1 > 100',
     # --- errors both must refuse the same way ---------------------------------------------
+    'rate(http_requests_total[5m]) / on(instance) http_inflight_requests',
+    'label_replace(up, "instance", "", "instance", ".*")',
     'sum(rate(http_requests_total[5m])',
     'rate(node_load1)',
     'foo{',
@@ -174,6 +197,8 @@ QUERIES = [
 # Queries whose answer is empty on this data at every time (they check that
 # both sides agree on "nothing"); any other empty query fails promdiff.
 EMPTY_ON_PURPOSE = {
+    'clamp(node_load1, 1, 0)',
+    'vector(1) and on() node_load1 > 100',
     'absent(up{job="node"})',
     'absent(http_inflight_requests{instance="app-2:8080"})',
 }
