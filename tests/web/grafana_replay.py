@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -157,7 +158,8 @@ def check_string_list(name, st, raw, doc, must_have=()):
 
 # ---- the session ---------------------------------------------------------------------
 
-def replay(now, data_start):
+def replay(now, peer=False):
+    """The session; peer=True against Prometheus 2.42 (skips what only 3.x does)."""
     # 1. data source settings page ------------------------------------------------------
     st, raw, doc = call("GET", "/api/v1/status/buildinfo")
     data = check_envelope("buildinfo", st, raw, doc) or {}
@@ -244,8 +246,9 @@ def replay(now, data_start):
     # a counter function over a gauge: Prometheus 3 answers with an info
     st, raw, doc = call("POST", "/api/v1/query", form={"query": "rate(http_inflight_requests[1m0s])", "time": str(t)})
     check_vector("instant with an annotation", st, raw, doc, t)
-    check("annotation: top-level infos naming the metric",
-          any("http_inflight_requests" in w for w in doc.get("infos", []) + doc.get("warnings", [])), doc)
+    if not peer:  # Prometheus 2.42 has no info annotations
+        check("annotation: top-level infos naming the metric",
+              any("http_inflight_requests" in w for w in doc.get("infos", []) + doc.get("warnings", [])), doc)
     ex = {"query": 'sum by (handler) (rate(http_requests_total[1m0s]))', "start": str(now - 3600), "end": str(now)}
     st, raw, doc = call("POST", "/api/v1/query_exemplars", form=ex)
     data = check_envelope("panel exemplars", st, raw, doc)
@@ -262,7 +265,27 @@ def replay(now, data_start):
     st, raw, doc = call("POST", "/api/v1/query_range", form={"query": "up", "start": str(now - 86400),
                                                              "end": str(now), "step": "1", "timeout": "60s"})
     check("11,000 points: 400 bad_data", st == 400 and doc.get("errorType") == "bad_data", raw)
-    del data_start
+
+
+def free_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def wait_ready(port, proc):
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            api_test.PORT = port
+            if api_test.request("GET", "/-/ready")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    api_test.PORT = None
 
 
 def on_term(*_):
@@ -273,6 +296,8 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--flint", default=os.path.join(ROOT, "flint"))
+    ap.add_argument("--prometheus", metavar="BIN", help="replay against Prometheus (2.42: `prometheus`) instead "
+                    "of flint, loaded by promtool: checks that the checks encode what Prometheus answers")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="grafana-replay-")
     proc = None
@@ -284,15 +309,25 @@ def main():
             httpdata.write(f, data_start, now - 30, interval=15)
             f.write("# EOF\n")
         db = os.path.join(tmp, "data")
-        r = subprocess.run([args.flint, "import", "--quiet", "openmetrics", om, db], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=120)
-        check("import", r.returncode == 0, r.stdout[-500:])
         cfg = os.path.join(tmp, "empty.yml")
         with open(cfg, "w") as f:
             f.write("scrape_configs: []\n")
         log = open(os.path.join(tmp, "server.log"), "w+")
-        proc = subprocess.Popen([args.flint, "server", "--config.file", cfg, "--storage.tsdb.path", db,
-                                 "--web.listen-address", "127.0.0.1:0"], stdout=log, stderr=subprocess.STDOUT)
+        if args.prometheus:
+            r = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", om, db],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+            check("promtool import", r.returncode == 0, r.stdout[-500:])
+            port = free_port()
+            proc = subprocess.Popen([args.prometheus, "--config.file", cfg, "--storage.tsdb.path", db,
+                                     "--web.listen-address", "127.0.0.1:%d" % port], stdout=log,
+                                    stderr=subprocess.STDOUT)
+            wait_ready(port, proc)
+        else:
+            r = subprocess.run([args.flint, "import", "--quiet", "openmetrics", om, db], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=120)
+            check("import", r.returncode == 0, r.stdout[-500:])
+            proc = subprocess.Popen([args.flint, "server", "--config.file", cfg, "--storage.tsdb.path", db,
+                                     "--web.listen-address", "127.0.0.1:0"], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline and api_test.PORT is None and proc.poll() is None:
             log.seek(0)
@@ -306,7 +341,7 @@ def main():
             print("grafana: the server did not start:\n" + log.read()[-2000:])
             check("server starts", False)
         else:
-            replay(now, data_start)
+            replay(now, peer=bool(args.prometheus))
     finally:
         if proc is not None:
             proc.terminate()
