@@ -3,7 +3,7 @@
 
 1. Writes one OpenMetrics file: gen_dataset.py's node_exporter-shaped series
    (../shared/bench, or $GEN_DATASET) plus httpdata.py's request counters and
-   latency histogram, all in a 3-hour window that ends a few hours ago.
+   latency histogram, all in a 3-hour window starting at a fixed time (START).
 2. Loads it into Prometheus (`promtool tsdb create-blocks-from openmetrics`)
    and into flint (`flint import openmetrics`), starts both servers on free
    loopback ports with an empty scrape configuration.
@@ -41,6 +41,7 @@ import httpdata  # noqa: E402
 import queries  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+START = 1699999200  # 2023-11-14T22:00:00Z, on a 2 h boundary
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
 CHILDREN = []
@@ -199,7 +200,12 @@ def write_dataset(tmp, series, hours):
     if not os.path.exists(gen):
         gen = "/work/shared/bench/gen_dataset.py"
     out = os.path.join(tmp, "gen")
-    run([sys.executable, gen, "--series", str(series), "--hours", str(hours), "--out", out, "--formats", "om"], 120)
+    # A fixed start: gen_dataset's shapes follow the time of day (diurnal
+    # load), so a start that moved with the clock would change which
+    # filters select anything from run to run. Both servers keep it (100y
+    # retention).
+    run([sys.executable, gen, "--series", str(series), "--hours", str(hours), "--start", str(START),
+         "--out", out, "--formats", "om"], 120)
     meta = json.load(open(os.path.join(out, "dataset.json")))
     path = os.path.join(tmp, "all.om")
     with open(path, "w") as f, open(os.path.join(out, "dataset.om")) as src:
