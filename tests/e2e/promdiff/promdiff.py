@@ -81,10 +81,13 @@ class Server:
         self.name, self.port = name, port
 
     def get(self, path, params, timeout=60):
-        body = urllib.parse.urlencode(params)
+        body = urllib.parse.urlencode(params, doseq=True)
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request("POST", path, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+            if "/label/" in path:  # GET only, in Prometheus as in flint
+                conn.request("GET", path + "?" + body)
+            else:
+                conn.request("POST", path, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
             r = conn.getresponse()
             data = r.read()
         finally:
@@ -306,6 +309,29 @@ def run_all(args, tmp):
         # query is wrong. Only those listed as empty on purpose may be.
         report(answered or tmpl in queries.EMPTY_ON_PURPOSE, "has data", q,
                "Prometheus returns no series at any time: fix the query or the data")
+
+    # Metadata endpoints over the whole data range (Prometheus answers them
+    # per block, so only a range covering every block compares exactly).
+    whole = {"start": start - 3600, "end": end + 3600}
+    for path, params in (
+            ("/api/v1/labels", {}),
+            ("/api/v1/labels", {"match[]": "http_request_duration_seconds_bucket"}),
+            ("/api/v1/label/__name__/values", {}),
+            ("/api/v1/label/handler/values", {}),
+            ("/api/v1/label/__name__/values", {"match[]": '{__name__=~".*_bytes"}'}),
+            ("/api/v1/label/mountpoint/values", {"match[]": "node_filesystem_avail_bytes"}),
+            ("/api/v1/series", {"match[]": '{__name__=~"node_load.*"}'}),
+            ("/api/v1/series", {"match[]": ['http_requests_total{code="500"}', "app_version_info"]}),
+            ("/api/v1/series", {"match[]": 'up{instance=~"host-00[01].*"}'})):
+        p = prom.get(path, dict(whole, **params))
+        f = flint.get(path, dict(whole, **params))
+        ok = p.get("status") == f.get("status") == "success"
+        if ok and path.endswith("/series"):
+            ok = sorted(map(key, p["data"])) == sorted(map(key, f["data"]))
+        elif ok:
+            ok = p["data"] == f["data"]
+        report(ok and bool(p["data"]), "metadata", "%s %s" % (path, params),
+               "prometheus %s | flint %s" % (json.dumps(p)[:300], json.dumps(f)[:300]))
 
     # Documented Prometheus 2 -> 3 differences: they must show where the
     # entry says, and vanish at its control time.
