@@ -102,6 +102,44 @@ kill "$srv_pid" 2>/dev/null; wait "$srv_pid" 2>/dev/null; srv_pid=
 err=$($bin query --server "$url" 'up' 2>&1); rc=$?
 check "query --server connection refused exits 1 naming the URL" \
     '[ $rc -eq 1 ] && [[ "$err" == "error: $url/api/v1/query: "* ]]'
+# canned answers from a stand-in server: JSON escapes, an unexpected shape, a proxy error page
+cat > "$tmp/canned.py" <<'PY'
+import http.server, sys
+answers = [
+    (200, rb'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"m","l\u00e9":"a\"b\\c\n\ud83d\ude00"},"value":[1.5,"-Inf"]}]},"warnings":["w1"]}'),
+    (200, b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,2]}]}}'),
+    (502, b'<html>bad gateway</html>'),
+]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        st, body = answers.pop(0)
+        self.send_response(st)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.timeout = 10
+for _ in range(len(answers)):
+    srv.handle_request()
+PY
+python3 "$tmp/canned.py" > "$tmp/canned.port" &
+canned_pid=$!
+for _ in $(seq 1 50); do [ -s "$tmp/canned.port" ] && break; sleep 0.1; done
+canned_url="http://127.0.0.1:$(cat "$tmp/canned.port")"
+want='{"resultType":"vector","result":[{"metric":{"__name__":"m","lé":"a\"b\\c\n😀"},"value":[1.500,"-Inf"]}]}'
+out=$($bin query --server "$canned_url" --format json x 2>"$tmp/canned.err"); rc=$?
+check "query --server decodes JSON escapes and surrogate pairs" '[ $rc -eq 0 ] && [ "$out" = "$want" ]'
+check "query --server prints the server's warnings" '[ "$(cat "$tmp/canned.err")" = "w1" ]'
+err=$($bin query --server "$canned_url" x 2>&1); rc=$?
+check "query --server refuses an answer of the wrong shape" '[ $rc -eq 1 ] && [[ "$err" == *"unexpected shape"* ]]'
+err=$($bin query --server "$canned_url" x 2>&1); rc=$?
+check "query --server names a non-API answer with its HTTP status" \
+    '[ $rc -eq 1 ] && [[ "$err" == *"HTTP 502, not a Prometheus API answer"*"bad gateway"* ]]'
+wait "$canned_pid" 2>/dev/null
 $bin query --server "$url" --data "$tmp/db2" 'up' >/dev/null 2>&1; rc=$?
 check "query with both --server and --data exits 2" '[ $rc -eq 2 ]'
 
