@@ -1128,8 +1128,9 @@ static const struct route {
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
-/* /metrics handler names: the routes', then label values' (index NROUTES). */
-static const char *handler_names[NROUTES + 1];
+/* /metrics handler names: the routes', then label values' (index NROUTES),
+ * then the web UI's pages and assets (NROUTES + 1). */
+static const char *handler_names[NROUTES + 2];
 
 /* Decode %XX in a path segment ('+' stays '+'). */
 static bool path_decode(const char *s, size_t n, char *out) {
@@ -1180,6 +1181,7 @@ static void dispatch(api_req *q, const char *method, api_resp *r) {
     }
     ui_reply ui; /* the web UI answers paths the API does not own */
     if (!rt && (m == M_GET || m == M_HEAD) && ui_serve(path, qs ? qs + 1 : NULL, &ui)) {
+        r->handler = NROUTES + 1;
         r->status = ui.status, r->content_type = ui.content_type;
         r->cache_control = ui.cache_control, r->location = ui.location;
         if (!r->w.err) r->w.err = fl_buf_put(&r->w.buf, ui.body, ui.len);
@@ -1437,7 +1439,8 @@ int api_server_start(const api_options *opts, api_server **out) {
     pthread_condattr_destroy(&ca);
     for (size_t i = 0; i < NROUTES; i++) handler_names[i] = routes[i].path;
     handler_names[NROUTES] = "/api/v1/label/:name/values";
-    apim_init(&s->metrics, handler_names, NROUTES + 1, s->slots_max);
+    handler_names[NROUTES + 1] = "/ui";
+    apim_init(&s->metrics, handler_names, NROUTES + 2, s->slots_max);
     if (!s->engine || !s->version || !s->revision) {
         api_server_stop(s);
         return FLINT_ENOMEM;
