@@ -37,6 +37,9 @@ RE_SRC  := $(foreach d,$(LAYERS),$(wildcard $(d)/*.re))
 Y_SRC   := $(foreach d,$(LAYERS),$(wildcard $(d)/*.y))
 GEN_C   := $(RE_SRC:%.re=$(BUILD)/gen/%.c) $(Y_SRC:%.y=$(BUILD)/gen/%.c)
 GEN_H   := $(Y_SRC:%.y=$(BUILD)/gen/%.h)
+# The web UI (web/ui/*) embedded as byte arrays for web/ui.c.
+UI_FILES := $(sort $(wildcard web/ui/*.html web/ui/*.css web/ui/*.js web/ui/*.svg))
+GEN_C   += $(BUILD)/gen/web/ui_assets.c
 LIB_SRC := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 CMD_SRC := $(wildcard cmd/*.c)
 TEST_SRC := $(wildcard tests/unit/check_*.c)
@@ -63,6 +66,11 @@ $(BUILD)/gen/%.c $(BUILD)/gen/%.h: %.y
 	@mkdir -p $(dir $@)
 	@echo "  LEMON $<"
 	$(Q)lemon -q -d$(dir $@) -T/usr/share/lemon/lempar.c $< && touch $(basename $@).c $(basename $@).h
+
+$(BUILD)/gen/web/ui_assets.c: $(UI_FILES) scripts/ui-embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  EMBED web/ui"
+	$(Q)scripts/ui-embed.sh $@ $(UI_FILES)
 
 # Every object may include generated headers.
 $(LIB_OBJ) $(ASAN_OBJ): | $(GEN_H)
@@ -221,3 +229,40 @@ webtest: $(BUILD)/apiserver
 	$(Q)timeout 300 python3 tests/web/api_test.py $(BUILD)/apiserver
 
 .PHONY: webtest
+
+# --- ThreadSanitizer: the concurrent tests (clang -fsanitize=thread) ---------
+# `make tsan` builds the library, the Check runner and tests/web/apiserver
+# with TSan and runs scripts/tsan.sh: the web and head suites (queries,
+# label scans, /federate, /metrics while appending; concurrent head
+# readers/writers) and api_test.py's concurrent checks against
+# build/apiserver_tsan. Summary line: "tsan: N passed, N failed" where
+# every race report counts as a failure.
+TSAN       := $(BUILD)/tsan
+TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+# clang-only warning some test tables trip (adjacent literals on purpose)
+TSAN_WNO   := -Wno-string-concatenation
+TSAN_OBJ   := $(call lib_objs,$(TSAN))
+
+$(TSAN_OBJ): | $(GEN_H)
+$(TSAN)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $< (tsan)"
+	$(Q)clang $(CFLAGS_BASE) $(TSAN_FLAGS) $(TSAN_WNO) -c -o $@ $<
+$(TSAN)/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(Q)clang $(CFLAGS_BASE) $(TSAN_FLAGS) -Wno-unused-parameter -Wno-unused-variable -Wno-unused-but-set-variable -I$(dir $<) -I$(dir $*) -c -o $@ $<
+$(BUILD)/libflint-tsan.a: $(TSAN_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(TSAN)/tests/unit/main.o: $(BUILD)/gen/suites.h
+$(BUILD)/check_flint_tsan: $(call TEST_OBJ,$(TSAN)) $(BUILD)/libflint-tsan.a
+	@echo "  LINK  $@"
+	$(Q)clang $(CFLAGS_BASE) $(TSAN_FLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/apiserver_tsan: $(TSAN)/tests/web/apiserver.o $(BUILD)/libflint-tsan.a
+	@echo "  LINK  $@"
+	$(Q)clang $(CFLAGS_BASE) $(TSAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+tsan: deps-test
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/check_flint_tsan $(BUILD)/apiserver_tsan
+	$(Q)scripts/tsan.sh
+
+.PHONY: tsan

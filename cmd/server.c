@@ -19,6 +19,10 @@
 #include "scrape/config.h"
 #include "scrape/scrapeloop.h"
 
+#include "storage/alloc.h"
+#include "storage/buf.h"
+
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +101,51 @@ static int engine_options(const flag_set *fs, pql_engine_opts *eo) {
     return 0;
 }
 
+/* What /api/v1/status/config and runtimeinfo show: the text of the last
+ * configuration loaded and whether the last (re)load worked. Reloads run
+ * on the main thread, the API reads on connection threads: hence the lock. */
+static struct {
+    pthread_mutex_t mu;
+    fl_buf yaml;
+    bool ok;
+    int64_t last_ms;
+} loaded_config = {PTHREAD_MUTEX_INITIALIZER, {0}, false, 0};
+
+static int config_info(void *ctx, fl_buf *yaml, bool *ok, int64_t *last_ms) {
+    (void)ctx;
+    int rc = 0;
+    pthread_mutex_lock(&loaded_config.mu);
+    *ok = loaded_config.ok;
+    *last_ms = loaded_config.last_ms;
+    if (yaml && loaded_config.yaml.len) rc = fl_buf_put(yaml, loaded_config.yaml.data, loaded_config.yaml.len);
+    pthread_mutex_unlock(&loaded_config.mu);
+    return rc;
+}
+
+/* Record a load: its file text (or the embedded default) on success. */
+static void note_config(const char *path, bool ok) {
+    fl_buf text = {0};
+    if (ok && *path) {
+        FILE *f = fopen(path, "rb");
+        char chunk[4096];
+        size_t n;
+        while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0) fl_buf_put(&text, chunk, n);
+        if (f) fclose(f);
+    } else if (ok) {
+        fl_buf_put(&text, scrape_default_config_yaml, strlen(scrape_default_config_yaml));
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    pthread_mutex_lock(&loaded_config.mu);
+    loaded_config.ok = ok;
+    if (ok) {
+        fl_buf_free(&loaded_config.yaml);
+        loaded_config.yaml = text;
+        loaded_config.last_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    pthread_mutex_unlock(&loaded_config.mu);
+}
+
 /* Load the configuration (the embedded self-scrape one when path is "")
  * and hand its targets to the scrape manager. -1 (logged) on error. */
 static int apply_config(const char *path, scrape_manager *sm) {
@@ -104,6 +153,7 @@ static int apply_config(const char *path, scrape_manager *sm) {
     int rc = *path ? scrape_config_load(path, &c, NULL, NULL) : scrape_config_default(&c);
     if (rc) {
         flint_log(FLINT_LOG_ERROR, "main", "loading the configuration failed", "err=\"%s\"", flint_errmsg());
+        note_config(path, false);
         return -1;
     }
     target_list *tl;
@@ -116,6 +166,7 @@ static int apply_config(const char *path, scrape_manager *sm) {
         target_list_free(tl);
     }
     if (rc) flint_log(FLINT_LOG_ERROR, "main", "applying the configuration failed", "err=\"%s\"", flint_errmsg());
+    note_config(path, rc == 0);
     scrape_config_free(c);
     return rc ? -1 : 0;
 }
@@ -130,6 +181,7 @@ int cmd_server(int argc, char **argv) {
         {"query.timeout", FLAG_STRING, "2m", "maximum time a query may take before being aborted", 0, 0},
         {"query.max-samples", FLAG_STRING, "50000000", "maximum number of samples a single query can load into memory", 0, 0},
         {"query.lookback-delta", FLAG_STRING, "5m", "how far back to look for samples of an instant selector", 0, 0},
+        {"query.max-concurrency", FLAG_STRING, "20", "maximum number of queries executed concurrently (more wait up to 5s, then 503)", 0, 0},
         {"log.level", FLAG_STRING, "info", "debug, info, warn or error", 0, 0},
         {"log.format", FLAG_STRING, "logfmt", "logfmt or json", 0, 0},
         {"web.config.file", FLAG_STRING, "", "[EXPERIMENTAL] path to a web configuration file (TLS, basic auth)", 0, 0},
@@ -151,6 +203,24 @@ int cmd_server(int argc, char **argv) {
     api_options ao;
     api_options_default(&ao);
     if (engine_options(&fs, &ao.engine)) return 2;
+    /* issue 5: the query cap and /api/v1/status/flags */
+    const char *mc = flag_str(&fs, "query.max-concurrency");
+    char *mc_end;
+    long max_conc = strtol(mc, &mc_end, 10);
+    if (!*mc || *mc_end || max_conc <= 0 || max_conc > 100000) {
+        fprintf(stderr, "error: --query.max-concurrency: a positive integer is required\n");
+        return 2;
+    }
+    ao.max_concurrent_queries = (unsigned)max_conc;
+    const char *flag_names[sizeof defs / sizeof defs[0]], *flag_values[sizeof defs / sizeof defs[0]];
+    for (size_t i = 0; i < fs.nflags; i++) {
+        flag_names[i] = defs[i].name;
+        flag_values[i] = flag_str(&fs, defs[i].name);
+    }
+    ao.flag_names = flag_names;
+    ao.flag_values = flag_values;
+    ao.nflags = fs.nflags;
+    ao.config_info = config_info;
     const char *path = flag_str(&fs, "storage.tsdb.path");
     web_config *wc = NULL; /* a bad web config stops the server before anything starts */
     const char *wcfile = flag_str(&fs, "web.config.file");
@@ -218,6 +288,7 @@ int cmd_server(int argc, char **argv) {
     api_server_stop(api); /* waits for in-flight queries before the DB closes */
     scrape_manager_free(sm); /* stops the scrape thread before the DB closes */
     tsdb_close(db);
+    fl_buf_free(&loaded_config.yaml);
     web_config_free(wc);
     flint_log(FLINT_LOG_INFO, "main", "see you next time", NULL);
     return 0;

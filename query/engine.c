@@ -162,7 +162,7 @@ static int64_t now_ns(void) {
 }
 
 void q_check(pql_q *q) {
-    if (q->cancel && *q->cancel)
+    if (q->cancel && __atomic_load_n(q->cancel, __ATOMIC_RELAXED)) /* set by another thread */
         q_fail(q, PQL_ERR_CANCELED, FLINT_ECANCELED, "query was canceled in expression evaluation");
     if (q->deadline_ns && now_ns() > q->deadline_ns)
         q_fail(q, PQL_ERR_TIMEOUT, FLINT_ECANCELED, "query timed out in expression evaluation");

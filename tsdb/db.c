@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void tsdb_options_default(tsdb_options *o) {
@@ -221,8 +222,16 @@ static int db_wal_log(void *ctx, const head_wal_series *series, size_t nseries, 
         if ((rc = walrec_encode_samples(&db->walbuf, db->wal_samples, nsamples))) goto out;
         if ((rc = wal_log(db->w, db->walbuf.data, db->walbuf.len))) goto out;
     }
-    if (sync) rc = wal_sync(db->w);
+    if (sync) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = wal_sync(db->w);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        db->wal_fsyncs++;
+        db->wal_fsync_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+    }
 out:
+    if (rc && rc != FLINT_ENOMEM) db->wal_writes_failed++;
     /* a huge batch should not pin its buffer forever */
     if (db->walbuf.cap > (8u << 20)) fl_buf_free(&db->walbuf);
     pthread_mutex_unlock(&db->wal_mu);
@@ -320,6 +329,7 @@ int tsdb_open(const char *dir, const tsdb_options *opt, tsdb **out) {
                                : walrec_replay(db->waldir, &cb, &rctx, &st);
         fl_free(rctx.buf);
         if (rc) goto fail;
+        if (st.bytes_dropped > 0) db->wal_corruptions++;
         if (st.records)
             flint_log(FLINT_LOG_INFO, "tsdb", "WAL replay completed",
                       "checkpoint=%d last_segment=%d series=%llu samples=%llu skipped=%llu bytes_dropped=%lld",

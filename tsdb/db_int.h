@@ -51,7 +51,9 @@ struct tsdb {
     size_t nblocks, capblocks;
 
     pthread_mutex_t maint_mu;  /* one maintenance pass at a time */
-    uint64_t compactions, head_cuts, retention_deletes;
+    /* counters read by tsdb_get_counters (tsdb/stats.c) from other threads */
+    _Atomic uint64_t compactions, head_cuts, retention_deletes;
+    _Atomic uint64_t wal_fsyncs, wal_fsync_ns, wal_writes_failed, wal_corruptions;
     struct tomb_db *tombs;     /* delete requests (tsdb/delete.c) */
 };
 

@@ -10,8 +10,14 @@
  * Go's Request.FormValue reads them.
  */
 #include "web/api.h"
+#include "web/ui.h" /* the web UI served beside the API */
 
 #include "query/parse.h"
+#include "tsdb/stats.h"
+#include "web/apimetrics.h"
+#include "web/federate.h"
+#include "web/labelscan.h"
+#include "web/status.h"
 #include "storage/alloc.h"
 #include "storage/err.h"
 #include "storage/log.h"
@@ -30,6 +36,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,12 +58,24 @@ struct api_server {
     size_t max_body_bytes;
     uint16_t port;
     scrape_manager *scraper;
+    /* issue 5: status pages, the query cap, /metrics counters */
+    int (*config_info)(void *ctx, fl_buf *yaml, bool *ok, int64_t *last_ms);
+    void *config_ctx;
+    const char *const *flag_names, *const *flag_values;
+    size_t nflags;
+    pthread_mutex_t slot_mu;  /* query slots */
+    pthread_cond_t slot_cv;
+    unsigned slots_used, slots_max;
+    int64_t queue_wait_ms;
+    api_metrics metrics;
     /* security (issue 5): basic auth, client certificates, admin API */
     web_auth *auth;
     web_client_auth client_auth;
     bool admin;
     char *data_dir;
 };
+
+static int64_t process_start_ms;
 
 void api_options_default(api_options *o) {
     memset(o, 0, sizeof *o);
@@ -77,9 +96,11 @@ typedef struct api_req {
 
 typedef struct api_resp {
     unsigned status;
+    const char *cache_control, *location; /* web UI headers (web/ui.h) */
     const char *content_type;
     json_writer w;      /* the body */
     const char *allow;  /* Allow header for 405 */
+    size_t handler;     /* route index for /metrics; SIZE_MAX: none (404) */
 } api_resp;
 
 static int64_t now_ms(void) {
@@ -272,17 +293,20 @@ static int parse_start_end(const api_req *q, int64_t *start, int64_t *end, char 
 
 /* The engine for one query: the server's, or one with a shorter timeout
  * when the request's `timeout` asks for it (*own set: free it). */
-static int query_engine(const api_req *q, pql_engine **e, bool *own, char *err, size_t errcap) {
+static int query_engine(const api_req *q, pql_engine **e, bool *own, int64_t *timeout_ms, char *err,
+                        size_t errcap) {
     const char *to = param(q, "timeout");
     *e = q->srv->engine;
     *own = false;
+    pql_engine_opts eo = q->srv->engine_opts;
+    int64_t cur = eo.timeout_ms == 0 ? 2 * 60 * 1000 : eo.timeout_ms;
+    *timeout_ms = cur > 0 ? cur : INT64_MAX;
     if (!to || !*to) return 0;
     int64_t ms;
     if (params_duration("timeout", to, &ms, err, errcap)) return FLINT_EINVAL;
     if (ms < 1) ms = 1; /* an expired deadline: the query times out at once */
-    pql_engine_opts eo = q->srv->engine_opts;
-    int64_t cur = eo.timeout_ms == 0 ? 2 * 60 * 1000 : eo.timeout_ms;
     if (cur > 0 && cur <= ms) return 0;
+    *timeout_ms = ms;
     eo.timeout_ms = ms;
     *e = pql_engine_new(&eo);
     if (!*e) {
@@ -419,7 +443,8 @@ static void *watch_main(void *arg) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 || p[1].revents) break;
         if (p[0].revents) {
-            w->canceled = 1;
+            /* atomic: the query's thread reads it while evaluating */
+            __atomic_store_n(&w->canceled, 1, __ATOMIC_RELAXED);
             break;
         }
     }
@@ -458,6 +483,55 @@ static void log_if_canceled(bool client_gone, int rc, const pql_result *res) {
         flint_log(FLINT_LOG_INFO, "web", "query canceled: the client went away", NULL);
 }
 
+/* ---- the query concurrency cap ---------------------------------------------------
+ * At most slots_max instant/range queries evaluate at once. One that finds
+ * every slot taken waits on slot_cv for min(queue_wait_ms, its timeout)
+ * and is refused with 503 when none came free (Prometheus queues without
+ * a bound; a bounded wait keeps a flood from piling up connections). */
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Take a slot, waiting up to wait_ms; false when none came free. */
+static bool slot_take(api_server *s, int64_t wait_ms) {
+    int64_t t0 = mono_ns();
+    pthread_mutex_lock(&s->slot_mu);
+    if (s->slots_used >= s->slots_max && wait_ms > 0) {
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        int64_t ns = dl.tv_nsec + (wait_ms % 1000) * 1000000;
+        dl.tv_sec += (time_t)(wait_ms / 1000 + ns / 1000000000);
+        dl.tv_nsec = (long)(ns % 1000000000);
+        while (s->slots_used >= s->slots_max)
+            if (pthread_cond_timedwait(&s->slot_cv, &s->slot_mu, &dl) == ETIMEDOUT) break;
+    }
+    bool ok = s->slots_used < s->slots_max;
+    if (ok) s->slots_used++;
+    atomic_store(&s->metrics.queries_running, s->slots_used);
+    pthread_mutex_unlock(&s->slot_mu);
+    atomic_fetch_add(&s->metrics.queue_ns, (uint64_t)(mono_ns() - t0));
+    atomic_fetch_add(&s->metrics.queued, 1);
+    if (!ok) atomic_fetch_add(&s->metrics.queries_rejected, 1);
+    return ok;
+}
+
+static void slot_give(api_server *s) {
+    pthread_mutex_lock(&s->slot_mu);
+    s->slots_used--;
+    atomic_store(&s->metrics.queries_running, s->slots_used);
+    pthread_cond_signal(&s->slot_cv);
+    pthread_mutex_unlock(&s->slot_mu);
+}
+
+static void too_many_queries(api_resp *r, unsigned limit) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "too many concurrent queries (limit %u)", limit);
+    resp_error(r, "unavailable", msg);
+}
+
 /* ---- handlers --------------------------------------------------------------- */
 
 typedef int (*api_handler)(api_req *q, api_resp *r, const char *arg);
@@ -471,18 +545,28 @@ static int h_query(api_req *q, api_resp *r, const char *arg) {
     if (params_time_param("time", param(q, "time"), now_ms(), &t, err, sizeof err)) return bad_data(r, err);
     pql_engine *e;
     bool own;
-    if (query_engine(q, &e, &own, err, sizeof err)) return bad_data(r, err);
+    int64_t timeout_ms;
+    if (query_engine(q, &e, &own, &timeout_ms, err, sizeof err)) return bad_data(r, err);
     ast_node *tree;
+    api_server *srv = q->srv;
     if (parse_query(q, r, &tree) == 0) {
-        pql_result res;
-        disconnect_watch w;
-        watch_start(&w, q->conn);
-        int rc = pql_exec_instant(e, q->srv->db, tree, t, &res);
-        log_if_canceled(watch_stop(&w), rc, &res);
-        bool truncated = rc == 0 && limit && res.type == PQL_TYPE_VECTOR && res.nvector > limit;
-        if (truncated) res.nvector = limit;
-        finish_query(r, &res, rc, truncated);
-        pql_result_free(&res);
+        if (!slot_take(srv, timeout_ms < srv->queue_wait_ms ? timeout_ms : srv->queue_wait_ms)) {
+            too_many_queries(r, srv->slots_max);
+        } else {
+            pql_result res;
+            disconnect_watch w;
+            watch_start(&w, q->conn);
+            int64_t t0 = mono_ns();
+            int rc = pql_exec_instant(e, srv->db, tree, t, &res);
+            atomic_fetch_add(&srv->metrics.query_ns, (uint64_t)(mono_ns() - t0));
+            atomic_fetch_add(&srv->metrics.queries, 1);
+            slot_give(srv);
+            log_if_canceled(watch_stop(&w), rc, &res);
+            bool truncated = rc == 0 && limit && res.type == PQL_TYPE_VECTOR && res.nvector > limit;
+            if (truncated) res.nvector = limit;
+            finish_query(r, &res, rc, truncated);
+            pql_result_free(&res);
+        }
         ast_free(tree);
     }
     if (own) pql_engine_free(e);
@@ -508,12 +592,21 @@ static int h_query_range(api_req *q, api_resp *r, const char *arg) {
                            "query resolution (?step=XX)");
     pql_engine *e;
     bool own;
-    if (query_engine(q, &e, &own, err, sizeof err)) return bad_data(r, err);
+    int64_t timeout_ms;
+    if (query_engine(q, &e, &own, &timeout_ms, err, sizeof err)) return bad_data(r, err);
     ast_node *tree;
+    api_server *srv = q->srv;
     if (parse_query(q, r, &tree) == 0) {
         pql_result res;
         int rc;
-        if (tree->type != PQL_TYPE_SCALAR && tree->type != PQL_TYPE_VECTOR) {
+        bool range_ok = tree->type == PQL_TYPE_SCALAR || tree->type == PQL_TYPE_VECTOR;
+        if (range_ok && !slot_take(srv, timeout_ms < srv->queue_wait_ms ? timeout_ms : srv->queue_wait_ms)) {
+            too_many_queries(r, srv->slots_max);
+            ast_free(tree);
+            if (own) pql_engine_free(e);
+            return 0;
+        }
+        if (!range_ok) {
             memset(&res, 0, sizeof res);
             res.errtype = PQL_ERR_BAD_DATA;
             snprintf(res.error, sizeof res.error,
@@ -524,7 +617,11 @@ static int h_query_range(api_req *q, api_resp *r, const char *arg) {
         } else {
             disconnect_watch w;
             watch_start(&w, q->conn);
-            rc = pql_exec_range(e, q->srv->db, tree, start, end, step, &res);
+            int64_t t0 = mono_ns();
+            rc = pql_exec_range(e, srv->db, tree, start, end, step, &res);
+            atomic_fetch_add(&srv->metrics.query_ns, (uint64_t)(mono_ns() - t0));
+            atomic_fetch_add(&srv->metrics.queries, 1);
+            slot_give(srv);
             log_if_canceled(watch_stop(&w), rc, &res);
         }
         bool truncated = rc == 0 && limit && res.nmatrix > limit;
@@ -579,6 +676,11 @@ static int h_labels(api_req *q, api_resp *r, const char *name) {
         matcher_sets_free(&ms);
         return bad_data(r, err);
     }
+    /* The indexes answer for every series held; when [start, end] leaves
+     * part of the data out, walk the series for samples in the range. */
+    int64_t db_mint, db_maxt;
+    tsdb_time_range(q->srv->db, &db_mint, &db_maxt);
+    bool whole = start <= db_mint && end >= db_maxt;
     tsdb_querier *qr = NULL;
     size_t nlists = ms.n ? ms.n : 1;
     tsdb_strings *lists = fl_calloc(nlists, sizeof *lists);
@@ -586,7 +688,9 @@ static int h_labels(api_req *q, api_resp *r, const char *name) {
     for (size_t i = 0; rc == 0 && i < nlists; i++) {
         const matcher *m = ms.n ? ms.v[i].v : NULL;
         size_t nm = ms.n ? ms.v[i].n : 0;
-        rc = name ? tsdb_label_values(qr, name, m, nm, &lists[i]) : tsdb_label_names(qr, m, nm, &lists[i]);
+        if (!whole) rc = labelscan(qr, name, m, nm, &lists[i]);
+        else if (name) rc = tsdb_label_values(qr, name, m, nm, &lists[i]);
+        else rc = tsdb_label_names(qr, m, nm, &lists[i]);
     }
     if (rc == 0) rc = write_string_union(r, lists, nlists, limit);
     if (rc) resp_error(r, rc == FLINT_ENOMEM ? "internal" : "execution", flint_errmsg());
@@ -887,60 +991,119 @@ static int h_ready(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
-/* ---- /metrics: flint's own figures in Prometheus' names ------------------------ */
+/* ---- status pages, /federate, /metrics (issue 5) --------------------------------- */
 
-static int64_t process_start_ms;
+/* The configuration's state from the config_info hook (defaults without one). */
+static int config_state(api_server *s, fl_buf *yaml, bool *ok, int64_t *last_ms) {
+    *ok = true;
+    *last_ms = process_start_ms;
+    if (!s->config_info) return 0;
+    return s->config_info(s->config_ctx, yaml, ok, last_ms);
+}
 
-static void metric(fl_buf *b, const char *name, const char *type, const char *help, double v) {
-    char line[512];
-    int n = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
-    if (n > 0) fl_buf_put(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+static int h_status_config(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    fl_buf yaml = {0};
+    bool ok;
+    int64_t last;
+    if (config_state(q->srv, &yaml, &ok, &last)) {
+        fl_buf_free(&yaml);
+        resp_error(r, "internal", "out of memory");
+        return 0;
+    }
+    resp_begin(r);
+    jw_obj_begin(&r->w);
+    jw_key(&r->w, "yaml");
+    jw_str(&r->w, yaml.data ? (const char *)yaml.data : "", yaml.len);
+    jw_obj_end(&r->w);
+    resp_end(r, NULL, 0, NULL);
+    fl_buf_free(&yaml);
+    return 0;
+}
+
+static int h_status_flags(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    resp_begin(r);
+    status_write_flags(&r->w, q->srv->flag_names, q->srv->flag_values, q->srv->nflags);
+    resp_end(r, NULL, 0, NULL);
+    return 0;
+}
+
+static int h_status_runtimeinfo(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    status_runtime rt = {process_start_ms, true, process_start_ms};
+    if (config_state(q->srv, NULL, &rt.reload_ok, &rt.last_config_ms)) {
+        resp_error(r, "internal", "out of memory");
+        return 0;
+    }
+    resp_begin(r);
+    status_write_runtimeinfo(&r->w, q->srv->db, &rt);
+    resp_end(r, NULL, 0, NULL);
+    return 0;
+}
+
+/* Prometheus 3: `limit` (default 10) must be a positive number. */
+static int h_status_tsdb(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    const char *ls = param(q, "limit");
+    long long limit = 10;
+    if (ls && *ls) {
+        char *end;
+        errno = 0;
+        limit = strtoll(ls, &end, 10);
+        if (*end || errno || limit <= 0) return bad_data(r, "limit must be a positive number");
+    }
+    resp_begin(r);
+    if (status_write_tsdb(&r->w, q->srv->db, (size_t)limit)) {
+        resp_error(r, "internal", "out of memory");
+        return 0;
+    }
+    resp_end(r, NULL, 0, NULL);
+    return 0;
+}
+
+/* /federate answers in text: errors are plain text lines as Go's http.Error. */
+static int h_federate(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    if (params_count(&q->params, "match[]") == 0) {
+        resp_text(r, 400, "no match[] parameter provided\n");
+        return 0;
+    }
+    matcher_sets ms;
+    char err[1024];
+    if (parse_matchers(q, &ms, err, sizeof err - 1)) {
+        strcat(err, "\n");
+        resp_text(r, 400, err);
+        return 0;
+    }
+    federate_selector *sel = fl_calloc(ms.n, sizeof *sel);
+    if (!sel) {
+        matcher_sets_free(&ms);
+        resp_text(r, 500, "out of memory\n");
+        return 0;
+    }
+    for (size_t i = 0; i < ms.n; i++) sel[i] = (federate_selector){ms.v[i].v, ms.v[i].n};
+    int64_t lookback = q->srv->engine_opts.lookback_ms > 0 ? q->srv->engine_opts.lookback_ms : 5 * 60 * 1000;
+    resp_text(r, 200, "");
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    int rc = federate_write(q->srv->db, sel, ms.n, now_ms(), lookback, &r->w.buf);
+    if (rc) {
+        snprintf(err, sizeof err, "%s\n", rc == FLINT_ENOMEM ? "out of memory" : flint_errmsg());
+        resp_text(r, 500, err);
+    }
+    fl_free(sel);
+    matcher_sets_free(&ms);
+    return 0;
 }
 
 static int h_metrics(api_req *q, api_resp *r, const char *arg) {
     (void)arg;
+    api_server *s = q->srv;
     resp_text(r, 200, "");
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    fl_buf *b = &r->w.buf;
-    tsdb_stats st;
-    tsdb_get_stats(q->srv->db, &st);
-    char line[256];
-    int n = snprintf(line, sizeof line,
-                     "# HELP flint_build_info A metric with a constant '1' value labeled by version.\n"
-                     "# TYPE flint_build_info gauge\nflint_build_info{version=\"%s\"} 1\n",
-                     q->srv->version);
-    if (n > 0) fl_buf_put(b, line, (size_t)n);
-    metric(b, "prometheus_tsdb_head_series", "gauge", "Total number of series in the head block.", (double)st.head_series);
-    metric(b, "prometheus_tsdb_head_samples_appended_total", "counter", "Total number of appended samples.",
-           (double)st.head_samples);
-    metric(b, "prometheus_tsdb_head_chunks", "gauge", "Total number of full chunks in the head block.",
-           (double)st.head_chunks);
-    metric(b, "prometheus_tsdb_blocks_loaded", "gauge", "Number of currently loaded data blocks.", (double)st.blocks);
-    metric(b, "prometheus_tsdb_storage_blocks_bytes", "gauge", "The number of bytes used by loaded blocks.",
-           (double)st.block_bytes);
-    metric(b, "prometheus_tsdb_wal_storage_size_bytes", "gauge", "Size of the write ahead log directory.",
-           (double)st.wal_bytes);
-    metric(b, "flint_tsdb_disk_bytes", "gauge", "Bytes of every file in the data directory.", (double)st.disk_bytes);
-    if (st.head_series) {
-        metric(b, "prometheus_tsdb_head_min_time", "gauge", "Minimum time bound of the head block (ms).",
-               (double)st.head_mint);
-        metric(b, "prometheus_tsdb_head_max_time", "gauge", "Maximum timestamp of the head block (ms).",
-               (double)st.head_maxt);
-    }
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    metric(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-           (double)rss * (double)sysconf(_SC_PAGESIZE));
-    struct timespec cpu;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    metric(b, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
-           (double)cpu.tv_sec + cpu.tv_nsec / 1e9);
-    metric(b, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
-           (double)process_start_ms / 1000.0);
+    apim_sources src = {s->db, s->scraper, s->version, s->config_info != NULL, true, 0, process_start_ms};
+    if (config_state(s, NULL, &src.config_ok, &src.config_ms) || apim_render(&s->metrics, &src, &r->w.buf))
+        resp_text(r, 500, "out of memory\n");
     return 0;
 }
 
@@ -1054,6 +1217,10 @@ static const struct route {
     {"/api/v1/query_exemplars", M_GET | M_POST, h_query_exemplars},
     {"/api/v1/format_query", M_GET | M_POST, h_format_query},
     {"/api/v1/status/buildinfo", M_GET, h_buildinfo},
+    {"/api/v1/status/config", M_GET, h_status_config},
+    {"/api/v1/status/flags", M_GET, h_status_flags},
+    {"/api/v1/status/runtimeinfo", M_GET, h_status_runtimeinfo},
+    {"/api/v1/status/tsdb", M_GET, h_status_tsdb},
     {"/api/v1/metadata", M_GET, h_metadata},
     {"/api/v1/rules", M_GET, h_rules},
     {"/api/v1/alerts", M_GET, h_alerts},
@@ -1064,7 +1231,13 @@ static const struct route {
     {"/-/healthy", M_GET | M_HEAD, h_healthy},
     {"/-/ready", M_GET | M_HEAD, h_ready},
     {"/metrics", M_GET, h_metrics},
+    {"/federate", M_GET, h_federate},
 };
+
+#define NROUTES (sizeof routes / sizeof routes[0])
+/* /metrics handler names: the routes', then label values' (index NROUTES),
+ * then the web UI's pages and assets (NROUTES + 1). */
+static const char *handler_names[NROUTES + 2];
 
 /* Decode %XX in a path segment ('+' stays '+'). */
 static bool path_decode(const char *s, size_t n, char *out) {
@@ -1114,10 +1287,19 @@ static void dispatch(api_req *q, const char *method, api_resp *r) {
             arg = name;
         }
     }
+    ui_reply ui; /* the web UI answers paths the API does not own */
+    if (!rt && (m == M_GET || m == M_HEAD) && ui_serve(path, qs ? qs + 1 : NULL, &ui)) {
+        r->handler = NROUTES + 1;
+        r->status = ui.status, r->content_type = ui.content_type;
+        r->cache_control = ui.cache_control, r->location = ui.location;
+        if (!r->w.err) r->w.err = fl_buf_put(&r->w.buf, ui.body, ui.len);
+        return;
+    }
     if (!rt) {
         resp_text(r, 404, "404 page not found\n");
         return;
     }
+    r->handler = rt == &label_values ? NROUTES : (size_t)(rt - routes);
     if (!(rt->methods & m)) {
         resp_text(r, 405, "Method Not Allowed\n");
         r->allow = rt == &label_values ? "GET" : rt->methods == (M_POST | M_PUT) ? "POST, PUT"
@@ -1230,6 +1412,8 @@ static enum MHD_Result send_resp(api_req *q, api_resp *r, bool head) {
     if (gz) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->cache_control) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
+    if (r->location) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     enum MHD_Result ret = MHD_queue_response(q->conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -1349,9 +1533,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     api_resp r;
     memset(&r, 0, sizeof r);
+    r.handler = SIZE_MAX;
     jw_init(&r.w);
+    int64_t t0 = mono_ns();
     dispatch(q, method, &r);
     enum MHD_Result ret = send_resp(q, &r, strcmp(method, "HEAD") == 0);
+    apim_request(&q->srv->metrics, r.handler, r.status, (uint64_t)(mono_ns() - t0));
     jw_free(&r.w);
     return ret;
 }
@@ -1408,6 +1595,23 @@ int api_server_start(const api_options *opts, api_server **out) {
     s->version = fl_strdup(opts->version ? opts->version : API_COMPAT_VERSION);
     s->revision = fl_strdup(opts->revision ? opts->revision : "");
     s->max_body_bytes = opts->max_body_bytes ? opts->max_body_bytes : 8u << 20;
+    s->config_info = opts->config_info;
+    s->config_ctx = opts->config_ctx;
+    s->flag_names = opts->flag_names;
+    s->flag_values = opts->flag_values;
+    s->nflags = opts->flag_names && opts->flag_values ? opts->nflags : 0;
+    s->slots_max = opts->max_concurrent_queries ? opts->max_concurrent_queries : 20;
+    s->queue_wait_ms = opts->query_queue_wait_ms > 0 ? opts->query_queue_wait_ms : 5000;
+    pthread_mutex_init(&s->slot_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->slot_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    for (size_t i = 0; i < NROUTES; i++) handler_names[i] = routes[i].path;
+    handler_names[NROUTES] = "/api/v1/label/:name/values";
+    handler_names[NROUTES + 1] = "/ui";
+    apim_init(&s->metrics, handler_names, NROUTES + 2, s->slots_max);
     struct MHD_OptionItem tls_opts[5] = {{MHD_OPTION_END, 0, NULL}};
     char prio[128];
     if (security_setup(s, opts, tls_opts, prio, sizeof prio)) {
@@ -1451,6 +1655,8 @@ void api_server_stop(api_server *s) {
     if (!s) return;
     if (s->daemon) MHD_stop_daemon(s->daemon);
     pql_engine_free(s->engine);
+    pthread_mutex_destroy(&s->slot_mu);
+    pthread_cond_destroy(&s->slot_cv);
     fl_free(s->version);
     fl_free(s->revision);
     web_auth_free(s->auth);

@@ -1,7 +1,8 @@
 /*
  * api.h - the Prometheus HTTP API served with libmicrohttpd: instant and
  * range queries, label names and values, series, exemplars (empty),
- * build info, format_query, and the /-/healthy and /-/ready probes, with
+ * build info, format_query, the status pages (config, flags, runtimeinfo,
+ * tsdb), /federate, /metrics, and the /-/healthy and /-/ready probes, with
  * Prometheus' envelope, error types, status codes and value encoding, so
  * Grafana's Prometheus data source and curl work against flint.
  *
@@ -24,6 +25,7 @@
 
 #include "query/engine.h"
 #include "scrape/scrapeloop.h"
+#include "storage/buf.h"
 #include "tsdb/db.h"
 
 #include <stdbool.h>
@@ -45,6 +47,27 @@ typedef struct api_options {
     unsigned max_connections;     /* 0 = 512 */
     unsigned idle_timeout_s;      /* idle connection timeout; 0 = 300 */
     size_t max_body_bytes;        /* largest POST body; 0 = 8 MiB */
+    /* ---- status pages and the query concurrency cap (issue 5) -------------------
+     * config_info: for /api/v1/status/config, runtimeinfo and /metrics; fill
+     * *yaml (when not NULL) with the loaded configuration's text and say
+     * whether the last (re)load succeeded and when (ms since the epoch).
+     * Called on connection threads, so it must lock what a reload changes.
+     * Returns 0 or FLINT_ENOMEM. NULL: no configuration ("", success, the
+     * server's start time). */
+    int (*config_info)(void *ctx, fl_buf *yaml, bool *ok, int64_t *last_ms);
+    void *config_ctx;
+    /* /api/v1/status/flags: every flag's name and value (borrowed; must
+     * outlive the server). */
+    const char *const *flag_names;
+    const char *const *flag_values;
+    size_t nflags;
+    /* --query.max-concurrency: instant and range queries evaluating at
+     * once; 0 = 20. A query that finds every slot taken waits for one up
+     * to query_queue_wait_ms (0 = 5000), and never longer than its own
+     * timeout, then gets 503 "unavailable". */
+    unsigned max_concurrent_queries;
+    int64_t query_queue_wait_ms;
+    /* ---- end of the issue 5 block ---------------------------------------------- */
     scrape_manager *scraper;      /* borrowed, for /api/v1/targets; NULL = no targets */
     /* --- security (issue 5; web/webconfig.h, web/auth.h, docs/api.md "Security") ---
      * web_config: TLS and basic auth from --web.config.file; borrowed,

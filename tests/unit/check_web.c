@@ -3,23 +3,34 @@
  * and timestamp encoding), request parameters (URL-encoded pairs,
  * timestamps, durations, Prometheus' error texts), and a server on a free
  * loopback port answering raw HTTP requests (Grafana's Save & test, shapes,
- * errors, 404/405). tests/web/api_test.py covers the API end to end.
+ * errors, 404/405), the exposition text writer, status figures (retention
+ * strings, head cardinality), and queries, label scans, /federate and
+ * /metrics served from several threads while another appends (the
+ * concurrent part `make tsan` runs under ThreadSanitizer).
+ * tests/web/api_test.py covers the API end to end.
  */
+#include "storage/chunk.h"
 #include "storage/err.h"
 #include "testutil.h"
 #include "tsdb/db.h"
+#include "tsdb/stats.h"
 #include "web/api.h"
 #include "web/json.h"
 #include "web/params.h"
+#include "web/status.h"
+#include "web/textfmt.h"
 
 #include <arpa/inet.h>
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *out(json_writer *w) {
@@ -254,7 +265,7 @@ static int http_do(uint16_t port, const char *request, char *body, size_t cap) {
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     size_t len = strlen(request);
     ck_assert_int_eq(write(fd, request, len), (ssize_t)len);
-    static char resp[65536];
+    static _Thread_local char resp[65536]; /* per thread: clients run in parallel */
     size_t got = 0;
     for (int reads = 0; reads < 1000 && got < sizeof resp - 1; reads++) {
         ssize_t n = read(fd, resp + got, sizeof resp - 1 - got);
@@ -333,6 +344,229 @@ START_TEST(test_web_api_requests) {
 }
 END_TEST
 
+START_TEST(test_web_textfmt_float) {
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {0, "0"}, {1, "1"}, {-1, "-1"}, {2.5, "2.5"}, {0.1, "0.1"}, {100000, "100000"}, {123456, "123456"},
+        {1e6, "1e+06"}, {1234567, "1.234567e+06"}, {0.0001, "0.0001"}, {0.00001, "1e-05"}, {1.5e-7, "1.5e-07"},
+        {1e21, "1e+21"}, {-1234.5, "-1234.5"}, {1.0 / 3, "0.3333333333333333"}, {1.795327528e12, "1.795327528e+12"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"}, {5e-324, "5e-324"}, {NAN, "NaN"},
+        {INFINITY, "+Inf"}, {-INFINITY, "-Inf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        text_format_float(cases[i].v, buf, sizeof buf);
+        ck_assert_msg(strcmp(buf, cases[i].s) == 0, "%.17g: got %s want %s", cases[i].v, buf, cases[i].s);
+    }
+    fl_buf b = {0};
+    text_writer w = {&b, 0};
+    const char *ln[] = {"a", "b"}, *lv[] = {"x\"y\\z\nw", ""};
+    tw_sample(&w, "m", ln, lv, 2, 1e6);
+    tw_sample(&w, "n", NULL, NULL, 0, -0.5);
+    ck_assert_int_eq(w.err, 0);
+    ck_assert_int_eq(fl_buf_put(&b, "", 1), 0);
+    ck_assert_str_eq((const char *)b.data, "m{a=\"x\\\"y\\\\z\\nw\",b=\"\"} 1e+06\nn -0.5\n");
+    fl_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_web_status_retention) {
+    static const struct {
+        int64_t ms, bytes;
+        const char *s;
+    } cases[] = {
+        {15 * 86400000LL, 0, "15d"},
+        {0, 1LL << 30, "1GiB"},
+        {15 * 86400000LL, 1LL << 30, "15d or 1GiB"},
+        {14 * 86400000LL, 3LL << 29, "2w or 1GiB512MiB"},
+        {90 * 86400000LL, 100, "90d or 100B"},
+        {0, 0, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[128];
+        status_retention_string(cases[i].ms, cases[i].bytes, buf, sizeof buf);
+        ck_assert_msg(strcmp(buf, cases[i].s) == 0, "case %zu: got %s want %s", i, buf, cases[i].s);
+    }
+    char t[64];
+    status_rfc3339(1435781451781LL, t, sizeof t);
+    ck_assert_str_eq(t, "2015-07-01T20:10:51.781Z");
+    status_rfc3339(1435781451500LL, t, sizeof t);
+    ck_assert_str_eq(t, "2015-07-01T20:10:51.5Z");
+    status_rfc3339(1435781451000LL, t, sizeof t);
+    ck_assert_str_eq(t, "2015-07-01T20:10:51Z");
+}
+END_TEST
+
+START_TEST(test_web_stats_cardinality) {
+    const char *dir = tu_tmpdir();
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, NULL, &db), 0);
+    tsdb_head_index_stats st;
+    ck_assert_int_eq(tsdb_head_index_stats_get(db, 10, &st), 0);
+    ck_assert_uint_eq(st.num_series, 0);
+    ck_assert(st.mint == INT64_MAX && st.maxt == INT64_MIN); /* empty head, as Prometheus shows it */
+    tsdb_head_index_stats_free(&st);
+    /* job=j<k> for k < 3 holds k+1 series of metric m<k>; one metric "big" spans jobs */
+    tsdb_appender *app = tsdb_appender_begin(db);
+    char name[16], job[16], inst[16];
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i <= k; i++) {
+            snprintf(name, sizeof name, "m%d", k);
+            snprintf(job, sizeof job, "j%d", k);
+            snprintf(inst, sizeof inst, "i%d", i);
+            label lv[] = {{"__name__", name}, {"instance", inst}, {"job", job}};
+            labels l = {lv, 3};
+            ck_assert_int_eq(tsdb_append(app, 0, &l, 1000 + k, 1, NULL), 0);
+        }
+    label big[] = {{"__name__", "big"}, {"job", "j0"}};
+    labels lb = {big, 2};
+    ck_assert_int_eq(tsdb_append(app, 0, &lb, 5000, 1, NULL), 0);
+    ck_assert_int_eq(tsdb_commit(app), 0);
+    ck_assert_int_eq(tsdb_head_index_stats_get(db, 2, &st), 0);
+    ck_assert_uint_eq(st.num_series, 7);
+    ck_assert_int_eq(st.mint, 1000);
+    ck_assert_int_eq(st.maxt, 5000);
+    /* pairs: __name__ x4, instance x3, job x3 */
+    ck_assert_uint_eq(st.num_label_pairs, 10);
+    ck_assert_uint_eq(st.series_by_metric.n, 2);
+    ck_assert_str_eq(st.series_by_metric.v[0].name, "m2");
+    ck_assert_uint_eq(st.series_by_metric.v[0].count, 3);
+    ck_assert_str_eq(st.series_by_metric.v[1].name, "m1");
+    ck_assert_str_eq(st.values_by_label.v[0].name, "__name__");
+    ck_assert_uint_eq(st.values_by_label.v[0].count, 4);
+    /* instance: i0 x3, i1 x2, i2 x1 = 6 series x 2 bytes; job: j0 x2, j1 x2, j2 x3 = 14 */
+    ck_assert_str_eq(st.bytes_by_label.v[0].name, "__name__");
+    ck_assert_str_eq(st.bytes_by_label.v[1].name, "job");
+    ck_assert_uint_eq(st.bytes_by_label.v[1].count, 14);
+    /* three pairs with 3 series each: ties go by name */
+    ck_assert_str_eq(st.series_by_pair.v[0].name, "__name__=m2");
+    ck_assert_uint_eq(st.series_by_pair.v[0].count, 3);
+    ck_assert_str_eq(st.series_by_pair.v[1].name, "instance=i0");
+    tsdb_head_index_stats_free(&st);
+    int64_t lo, hi;
+    tsdb_time_range(db, &lo, &hi);
+    ck_assert(lo == 1000 && hi == 5000);
+    tsdb_counters c;
+    tsdb_get_counters(db, &c);
+    ck_assert_uint_ge(c.wal_fsyncs, 1);
+    ck_assert_int_ge(c.wal_segment, 0);
+    ck_assert_uint_eq(c.wal_corruptions, 0);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+/* ---- concurrency: requests on several threads while another appends ---------- */
+
+typedef struct append_ctx {
+    tsdb *db;
+    int64_t start_ms;
+    atomic_int stop;
+    atomic_int commits;
+    int err;
+} append_ctx;
+
+static void *append_loop(void *arg) {
+    append_ctx *c = arg;
+    static const label a[] = {{"__name__", "live"}, {"instance", "a"}, {"job", "w"}};
+    static const label b[] = {{"__name__", "live"}, {"instance", "b"}, {"job", "w"}};
+    const labels sets[] = {{a, 3}, {b, 3}};
+    uint64_t refs[2] = {0, 0};
+    for (int64_t i = 0; !atomic_load(&c->stop) && i < 200000; i++) {
+        tsdb_appender *app = tsdb_appender_begin(c->db);
+        if (!app) {
+            c->err = FLINT_ENOMEM;
+            break;
+        }
+        for (int s = 0; s < 2; s++)
+            if ((c->err = tsdb_append(app, refs[s], &sets[s], c->start_ms + i, (double)i, &refs[s]))) break;
+        if (c->err) {
+            tsdb_rollback(app);
+            break;
+        }
+        if ((c->err = tsdb_commit(app))) break;
+        atomic_fetch_add(&c->commits, 1);
+    }
+    return NULL;
+}
+
+typedef struct client_ctx {
+    uint16_t port;
+    int64_t now_s;
+    int failures;
+    char last_failure[256];
+} client_ctx;
+
+static void *client_loop(void *arg) {
+    client_ctx *c = arg;
+    char reqs[8][512];
+    snprintf(reqs[0], sizeof reqs[0], "GET /api/v1/query?query=sum(live)&time=%lld HTTP/1.1\r\nHost: x\r\n"
+             "Connection: close\r\n\r\n", (long long)c->now_s + 5);
+    snprintf(reqs[1], sizeof reqs[1], "GET /api/v1/query_range?query=rate(live%%5B1s%%5D)&start=%lld&end=%lld&step=1 "
+             "HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", (long long)c->now_s - 5, (long long)c->now_s + 5);
+    snprintf(reqs[2], sizeof reqs[2], "GET /api/v1/labels?start=%lld&end=%lld HTTP/1.1\r\nHost: x\r\n"
+             "Connection: close\r\n\r\n", (long long)c->now_s, (long long)c->now_s + 100);
+    snprintf(reqs[3], sizeof reqs[3], "GET /api/v1/label/instance/values HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    snprintf(reqs[4], sizeof reqs[4], "GET /federate?match%%5B%%5D=live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    snprintf(reqs[5], sizeof reqs[5], "GET /api/v1/status/tsdb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    snprintf(reqs[6], sizeof reqs[6], "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    snprintf(reqs[7], sizeof reqs[7], "GET /api/v1/series?match%%5B%%5D=live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    for (int i = 0; i < 24; i++) {
+        static _Thread_local char body[65536];
+        int status = http_do(c->port, reqs[i % 8], body, sizeof body);
+        if (status != 200) {
+            c->failures++;
+            snprintf(c->last_failure, sizeof c->last_failure, "%d %.200s", status, body);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_web_api_concurrent_append) {
+    const char *dir = tu_tmpdir();
+    tsdb *db;
+    tsdb_options to;
+    tsdb_options_default(&to);
+    to.wal_sync_commits = false; /* the appender spins: no fsync per commit */
+    ck_assert_int_eq(tsdb_open(dir, &to, &db), 0);
+    api_options o;
+    api_options_default(&o);
+    o.listen_address = "127.0.0.1:0";
+    o.db = db;
+    o.max_concurrent_queries = 2; /* 3 clients: some wait for a slot */
+    o.query_queue_wait_ms = 30000;
+    api_server *srv;
+    ck_assert_int_eq(api_server_start(&o, &srv), 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    append_ctx ac = {.db = db, .start_ms = (int64_t)ts.tv_sec * 1000};
+    pthread_t writer, clients[3];
+    client_ctx cc[3];
+    ck_assert_int_eq(pthread_create(&writer, NULL, append_loop, &ac), 0);
+    while (atomic_load(&ac.commits) < 10 && !ac.err) usleep(1000); /* some data first */
+    for (int i = 0; i < 3; i++) {
+        cc[i] = (client_ctx){.port = api_server_port(srv), .now_s = ts.tv_sec};
+        ck_assert_int_eq(pthread_create(&clients[i], NULL, client_loop, &cc[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) pthread_join(clients[i], NULL);
+    atomic_store(&ac.stop, 1);
+    pthread_join(writer, NULL);
+    ck_assert_int_eq(ac.err, 0);
+    for (int i = 0; i < 3; i++) ck_assert_msg(cc[i].failures == 0, "client %d: %s", i, cc[i].last_failure);
+    /* every slot was given back */
+    char body[65536];
+    ck_assert_int_eq(http_do(api_server_port(srv), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                             body, sizeof body), 200);
+    ck_assert_ptr_nonnull(strstr(body, "\nprometheus_engine_queries 0\n"));
+    ck_assert_ptr_nonnull(strstr(body, "\nprometheus_engine_queries_concurrent_max 2\n"));
+    api_server_stop(srv);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 START_TEST(test_web_api_bad_listen) {
     api_options o;
     api_options_default(&o);
@@ -364,6 +598,10 @@ Suite *web_suite(void) {
     tcase_add_test(tc, test_web_params_duration);
     tcase_add_test(tc, test_web_api_requests);
     tcase_add_test(tc, test_web_api_bad_listen);
+    tcase_add_test(tc, test_web_textfmt_float);
+    tcase_add_test(tc, test_web_status_retention);
+    tcase_add_test(tc, test_web_stats_cardinality);
+    tcase_add_test(tc, test_web_api_concurrent_append);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -3,13 +3,16 @@
 
 Starts tests/web/apiserver (a flint with known series, see apiserver.c) on
 127.0.0.1 with a free port, sends the requests Grafana and curl send, and
-checks status codes, envelopes and bodies. Python 3 standard library only.
+checks status codes, envelopes and bodies. Python 3 standard library, plus
+Debian's python3-prometheus-client to parse /metrics and /federate (the
+script re-runs itself under /usr/bin/python3 when this Python lacks it).
 
-    python3 tests/web/api_test.py [path/to/apiserver]    (default build/apiserver)
+    python3 tests/web/api_test.py [path/to/apiserver] [--only test_a,test_b]
 
 Exit status 0 when every check passed. Every request has a timeout and the
 server is always stopped (SIGTERM, then SIGKILL after 10 s).
 """
+import datetime
 import gzip
 import http.client
 import json
@@ -18,16 +21,19 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
 TIMEOUT = 20  # seconds per request
 PORT = None
+NOW_MS = None  # apiserver's "now": its recent series are relative to it
+BINARY = None
 SERVER = None  # the apiserver process; its stderr is the server log
 RESULTS = {"pass": 0, "fail": 0}
 
 
-def request(method, path, params=None, form=None, headers=None, raw_body=None):
+def request(method, path, params=None, form=None, headers=None, raw_body=None, port=None):
     """One request; returns (status, headers dict lower-cased, body bytes)."""
     url = path
     if params is not None:
@@ -37,7 +43,7 @@ def request(method, path, params=None, form=None, headers=None, raw_body=None):
     if form is not None:
         body = urllib.parse.urlencode(form, doseq=True).encode()
         hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=TIMEOUT)
+    conn = http.client.HTTPConnection("127.0.0.1", port or PORT, timeout=TIMEOUT)
     try:
         conn.request(method, url, body=body, headers=hdrs)
         resp = conn.getresponse()
@@ -47,8 +53,8 @@ def request(method, path, params=None, form=None, headers=None, raw_body=None):
         conn.close()
 
 
-def get_json(path, params=None, method="GET", form=None, headers=None):
-    status, hdrs, body = request(method, path, params=params, form=form, headers=headers)
+def get_json(path, params=None, method="GET", form=None, headers=None, port=None):
+    status, hdrs, body = request(method, path, params=params, form=form, headers=headers, port=port)
     return status, json.loads(body.decode()), body
 
 
@@ -199,11 +205,11 @@ def test_labels():
     check("labels match[]", doc["data"] == ["__name__", "instance", "job"], raw)
     st, doc, raw = get_json("/api/v1/labels", {"match[]": ["weird", "http_requests_total"]})
     check("labels two match[]", doc["data"] == ["__name__", "code", "job", "v"], raw)
-    # (tsdb_label_names does not narrow by time yet, so no start/end check here)
     st, doc, raw = get_json("/api/v1/label/job/values")
-    check("label values", doc["data"] == ["api", "node", "prometheus"], raw)
+    check("label values", doc["data"] == ["api", "fed", "node", "prometheus"], raw)
     st, doc, raw = get_json("/api/v1/label/__name__/values")
-    check("metric names", doc["data"] == ["http_requests_total", "up", "weird"], raw)
+    check("metric names", doc["data"] == ["fed_counter", "fed_gauge", "fed_stale", "http_requests_total", "up",
+                                          "weird"], raw)
     st, doc, raw = get_json("/api/v1/label/__name__/values", {"match[]": '{job=~"a.*|node"}'})
     check("metric names regex match[]", doc["data"] == ["http_requests_total", "up"], raw)
     st, doc, raw = get_json("/api/v1/label/job/values", {"match[]": ["up", 'http_requests_total{code="500"}']})
@@ -211,7 +217,7 @@ def test_labels():
     st, doc, raw = get_json("/api/v1/label/nosuch/values")
     check("label values empty is []", raw == b'{"status":"success","data":[]}', raw)
     st, doc, raw = get_json("/api/v1/label/job/values", {"limit": "2"})
-    check("label values limit", doc["data"] == ["api", "node"] and doc.get("warnings") ==
+    check("label values limit", doc["data"] == ["api", "fed"] and doc.get("warnings") ==
           ["results truncated due to limit"], raw)
     check_error("labels bad start", "/api/v1/labels", {"start": "x"}, 400, "bad_data",
                 'invalid parameter "start": invalid time value for \'start\': cannot parse "x" to a valid timestamp')
@@ -275,8 +281,8 @@ def test_misc_endpoints():
           and b"\nprometheus_tsdb_head_series " in body and b"# TYPE process_cpu_seconds_total counter" in body, body[:300])
     st, _, body = request("GET", "/api/v1/nosuch")
     check("404", st == 404, st)
-    st, _, body = request("GET", "/")
-    check("404 root", st == 404, st)
+    st, hdrs, body = request("GET", "/")  # the web UI (web/ui.c): / redirects like Prometheus'
+    check("root redirects to the UI", st == 302 and hdrs.get("location") == "/graph", st)
     st, hdrs, _ = request("DELETE", "/api/v1/query")
     check("405", st == 405 and hdrs.get("allow") == "GET, POST", hdrs)
     st, _, body = request("GET", "/api/v1/query?query=%zz")
@@ -350,19 +356,305 @@ def test_concurrent():
     check("concurrent", ok)
 
 
+def test_labels_time_range():
+    # only series with a sample in [start, end] count (Prometheus' querier bounds)
+    now = NOW_MS / 1000
+    st, doc, raw = get_json("/api/v1/labels", {"start": "1000", "end": "1500"})
+    check("labels old range", st == 200 and doc["data"] == ["__name__", "code", "instance", "job", "v"], raw)
+    st, doc, raw = get_json("/api/v1/labels", {"start": "%d" % (now - 100), "end": "%d" % now})
+    check("labels recent range", doc["data"] == ["__name__", "instance", "job"], raw)
+    st, doc, raw = get_json("/api/v1/labels", {"start": "3000", "end": "4000"})
+    check("labels empty range", raw == b'{"status":"success","data":[]}', raw)
+    st, doc, raw = get_json("/api/v1/label/__name__/values", {"start": "1500", "end": "1500"})
+    check("names at one instant", doc["data"] == ["http_requests_total", "up", "weird"], raw)
+    st, doc, raw = get_json("/api/v1/label/instance/values", {"start": "%d" % (now - 300)})
+    check("values from start, end default", doc["data"] == ["a"], raw)
+    st, doc, raw = get_json("/api/v1/label/instance/values", {"start": "%d" % (now - 700)})
+    check("values wider start", doc["data"] == ["a", "b"], raw)
+    st, doc, raw = get_json("/api/v1/label/instance/values", {"end": "1500"})
+    check("values until end", doc["data"] == ["localhost:9090", "localhost:9100"], raw)
+    st, doc, raw = get_json("/api/v1/label/job/values", {"match[]": "up", "start": "3000", "end": "4000"})
+    check("values match[] outside range", raw == b'{"status":"success","data":[]}', raw)
+    st, doc, raw = get_json("/api/v1/label/job/values", {"match[]": ["up", "fed_gauge"], "start": "%d" % (now - 130),
+                                                         "end": "%d" % now})
+    check("values match[] in range", doc["data"] == ["fed"], raw)
+    st, doc, raw = get_json("/api/v1/labels", method="POST", form={"match[]": "fed_stale", "start": "%d" % (now - 95),
+                                                                    "end": "%d" % (now - 85)})
+    check("labels POST range", doc["data"] == ["__name__", "job"], raw)
+
+
+def test_status_pages():
+    st, doc, raw = get_json("/api/v1/status/config")
+    check("status/config", st == 200 and doc["data"]["yaml"].startswith("global:\n  scrape_interval: 15s\n"), raw)
+    st, doc, raw = get_json("/api/v1/status/flags")
+    check("status/flags", st == 200 and doc["data"].get("query.max-concurrency") == "20"
+          and doc["data"].get("storage.tsdb.retention.time") == "15d"
+          and all(isinstance(v, str) for v in doc["data"].values()), raw)
+    st, doc, raw = get_json("/api/v1/status/runtimeinfo")
+    d = doc["data"]
+    check("runtimeinfo keys", st == 200 and set(d) >= {"startTime", "CWD", "reloadConfigSuccess", "lastConfigTime",
+                                                      "corruptionCount", "goroutineCount", "GOMAXPROCS", "GOGC",
+                                                      "GODEBUG", "storageRetention"}, raw)
+    check("runtimeinfo retention", d.get("storageRetention") == "15d or 1GiB", raw)
+    check("runtimeinfo cwd", d.get("CWD") == os.getcwd(), (d.get("CWD"), os.getcwd()))
+    check("runtimeinfo cores", d.get("GOMAXPROCS") == os.cpu_count(), (d.get("GOMAXPROCS"), os.cpu_count()))
+    check("runtimeinfo threads", isinstance(d.get("goroutineCount"), int) and d["goroutineCount"] >= 2, raw)
+    check("runtimeinfo config", d.get("reloadConfigSuccess") is True and d.get("corruptionCount") == 0, raw)
+    # Go's RFC3339Nano: apiserver's config time is whole seconds, so no fraction
+    check("runtimeinfo lastConfigTime", d.get("lastConfigTime") == time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW_MS // 1000)), (d.get("lastConfigTime"), NOW_MS))
+    st_text = d.get("startTime", "")
+    start = datetime.datetime.strptime(st_text, "%Y-%m-%dT%H:%M:%S.%fZ" if "." in st_text else "%Y-%m-%dT%H:%M:%SZ")
+    check("runtimeinfo startTime", abs(start.replace(tzinfo=datetime.timezone.utc).timestamp() - time.time()) < 3600,
+          st_text)
+
+
+def test_status_tsdb():
+    # the expected figures are derived from /api/v1/series over all data
+    st, doc, raw = get_json("/api/v1/series", {"match[]": '{__name__=~".+"}'})
+    series = doc["data"]
+    by_name, values, pairs, nbytes = {}, {}, {}, {}
+    for s in series:
+        by_name[s["__name__"]] = by_name.get(s["__name__"], 0) + 1
+        for k, v in s.items():
+            values.setdefault(k, set()).add(v)
+            pairs["%s=%s" % (k, v)] = pairs.get("%s=%s" % (k, v), 0) + 1
+            nbytes[k] = nbytes.get(k, 0) + len(v.encode())
+
+    def top(d, n):
+        return [{"name": k, "value": c} for k, c in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+    st, doc, raw = get_json("/api/v1/status/tsdb")
+    d = doc["data"]
+    hs = d["headStats"]
+    check("tsdb numSeries", st == 200 and hs["numSeries"] == len(series), (hs, len(series)))
+    check("tsdb numLabelPairs", hs["numLabelPairs"] == len(pairs), (hs, len(pairs)))
+    check("tsdb minTime", hs["minTime"] == 1000000, hs)
+    check("tsdb maxTime", hs["maxTime"] == NOW_MS - 30000, hs)
+    check("tsdb chunkCount", hs["chunkCount"] >= hs["numSeries"], hs)
+    check("tsdb seriesCountByMetricName", d["seriesCountByMetricName"] == top(by_name, 10), raw)
+    check("tsdb labelValueCountByLabelName",
+          d["labelValueCountByLabelName"] == top({k: len(v) for k, v in values.items()}, 10), raw)
+    check("tsdb memoryInBytesByLabelName", d["memoryInBytesByLabelName"] == top(nbytes, 10), raw)
+    check("tsdb seriesCountByLabelValuePair", d["seriesCountByLabelValuePair"] == top(pairs, 10), raw)
+    st, doc, raw = get_json("/api/v1/status/tsdb", {"limit": "2"})
+    check("tsdb limit", all(len(doc["data"][k]) == 2 for k in ("seriesCountByMetricName", "seriesCountByLabelValuePair",
+                                                               "labelValueCountByLabelName")), raw)
+    check_error("tsdb bad limit", "/api/v1/status/tsdb", {"limit": "0"}, 400, "bad_data",
+                "limit must be a positive number")
+
+
+def parse_text(body):
+    """Families from the text format with python3-prometheus-client's parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+    return list(text_string_to_metric_families(body.decode()))
+
+
+def test_federate():
+    q = {"match[]": '{job="fed"}'}
+    st, hdrs, body = request("GET", "/federate", q)
+    check("federate status", st == 200 and hdrs.get("content-type", "").startswith("text/plain; version=0.0.4"),
+          (st, hdrs))
+    want = ('# TYPE fed_counter untyped\nfed_counter{job="fed",instance=""} 1e+06 %d\n'
+            '# TYPE fed_gauge untyped\nfed_gauge{instance="a",job="fed"} 2.5 %d\n'
+            % (NOW_MS - 30000, NOW_MS - 60000)).encode()
+    check("federate body", body == want, body)
+    fams = parse_text(body)
+    check("federate parses", [(f.name, f.type, len(f.samples)) for f in fams] ==
+          [("fed_counter", "unknown", 1), ("fed_gauge", "unknown", 1)], fams)
+    check("federate timestamps", fams[1].samples[0].timestamp == (NOW_MS - 60000) / 1000, fams[1].samples)
+    # repeated match[]: a series matched twice is written once, names sorted
+    st, _, body = request("GET", "/federate", {"match[]": ["fed_gauge", '{instance="a"}', "fed_counter"]})
+    check("federate repeated match[]", body == want, body)
+    st, _, body = request("GET", "/federate", {"match[]": "up"})
+    check("federate nothing in the lookback", st == 200 and body == b"", body)
+    st, _, body = request("GET", "/federate", {"match[]": "fed_stale"})
+    check("federate drops stale markers", st == 200 and body == b"", body)
+    st, hdrs, zbody = request("GET", "/federate", q, headers={"Accept-Encoding": "gzip"})
+    check("federate gzip", hdrs.get("content-encoding") == "gzip" and gzip.decompress(zbody) == want, hdrs)
+    st, _, body = request("GET", "/federate")
+    check("federate without match[]", st == 400 and body == b"no match[] parameter provided\n", (st, body))
+    st, _, body = request("GET", "/federate", {"match[]": "up{"})
+    check("federate bad match[]", st == 400 and b"parse error" in body, (st, body))
+    st, _, body = request("GET", "/federate", {"match[]": '{job=~".*"}'})
+    check("federate empty matcher", st == 400, (st, body))
+    st, hdrs, _ = request("POST", "/federate", form=q)
+    check("federate POST is 405", st == 405 and hdrs.get("allow") == "GET", (st, hdrs))
+
+
+def metric_value(fams, name, labels=None):
+    for f in fams:
+        for s in f.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in (labels or {}).items()):
+                return s.value
+    return None
+
+
+def test_metrics_counters():
+    st, hdrs, body = request("GET", "/metrics")
+    before = parse_text(body)
+    key = {"handler": "/api/v1/query", "code": "200"}
+    n0 = metric_value(before, "prometheus_http_requests_total", key) or 0
+    q0 = metric_value(before, "prometheus_engine_query_duration_seconds_count", {"slice": "inner_eval"})
+    b0 = metric_value(before, "prometheus_http_requests_total", {"handler": "/api/v1/query", "code": "400"}) or 0
+    for i in range(3):
+        request("GET", "/api/v1/query", {"query": "up", "time": "1500"})
+    request("GET", "/api/v1/query", {"query": "up{"})
+    st, hdrs, body = request("GET", "/metrics")
+    after = parse_text(body)
+    check("metrics requests_total counts", metric_value(after, "prometheus_http_requests_total", key) == n0 + 3,
+          (n0, metric_value(after, "prometheus_http_requests_total", key)))
+    check("metrics 400 counted", metric_value(after, "prometheus_http_requests_total",
+                                              {"handler": "/api/v1/query", "code": "400"}) == b0 + 1)
+    check("metrics engine queries", metric_value(after, "prometheus_engine_query_duration_seconds_count",
+                                                 {"slice": "inner_eval"}) == q0 + 3)
+    hist = metric_value(after, "prometheus_http_request_duration_seconds_count", {"handler": "/api/v1/query"})
+    inf = metric_value(after, "prometheus_http_request_duration_seconds_bucket", {"handler": "/api/v1/query",
+                                                                                 "le": "+Inf"})
+    check("metrics histogram", hist is not None and hist == inf and hist >= n0 + 4, (hist, inf))
+    check("metrics cap", metric_value(after, "prometheus_engine_queries_concurrent_max") == 20)
+    check("metrics head series", metric_value(after, "prometheus_tsdb_head_series") == 9)
+    check("metrics wal", metric_value(after, "prometheus_tsdb_wal_segment_current") is not None and
+          metric_value(after, "prometheus_tsdb_wal_corruptions_total") == 0 and
+          metric_value(after, "prometheus_tsdb_wal_fsync_duration_seconds_count") >= 2, body[-2000:])
+    check("metrics samples appended", metric_value(after, "prometheus_tsdb_head_samples_appended_total") ==
+          5 * 101 + 6, metric_value(after, "prometheus_tsdb_head_samples_appended_total"))
+    for name in ("prometheus_tsdb_compactions_total", "prometheus_tsdb_blocks_loaded",
+                 "prometheus_tsdb_storage_blocks_bytes", "prometheus_tsdb_wal_writes_failed_total",
+                 "prometheus_engine_queries", "process_resident_memory_bytes"):
+        check("metrics has " + name, metric_value(after, name) is not None, name)
+
+
+def slow_query_conn(port):
+    """Start a query that runs for seconds (a 1 ms subquery over 2 days) and
+    stops soon after its client hangs up; returns the connection."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    c.request("GET", "/api/v1/query?" + urllib.parse.urlencode({"query": "count_over_time(up[2d:1ms])",
+                                                                "time": "1500"}))
+    return c
+
+
+def wait_running(port, n, seconds=8):
+    """Poll /metrics until prometheus_engine_queries == n (bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _, _, body = request("GET", "/metrics", port=port)
+        if metric_value(parse_text(body), "prometheus_engine_queries") == n:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_concurrency_cap():
+    # a second server with --query.max-concurrency 1
+    proc, port, _ = start_server(["1"])
+    if proc is None:
+        check("cap server starts", False)
+        return
+    try:
+        slow = slow_query_conn(port)
+        check("cap: slow query running", wait_running(port, 1))
+        st, doc, raw = get_json("/api/v1/query", {"query": "1+1", "time": "4", "timeout": "0.3"}, port=port)
+        check("cap: 503 beyond the cap", st == 503 and doc == {"status": "error", "errorType": "unavailable",
+                                                            "error": "too many concurrent queries (limit 1)"}, raw)
+        st, doc, raw = get_json("/api/v1/query_range", {"query": "1", "start": "0", "end": "10", "step": "1",
+                                                        "timeout": "0.3"}, port=port)
+        check("cap: range query too", st == 503 and doc.get("errorType") == "unavailable", raw)
+        st, doc, raw = get_json("/api/v1/labels", port=port)
+        check("cap: labels are not capped", st == 200, raw)
+        slow.close()  # the server cancels it and frees the slot
+        # (the engine notices at its next check; slow builds such as TSan's take seconds)
+        check("cap: slot released after cancel", wait_running(port, 0, 60))
+        st, doc, raw = get_json("/api/v1/query", {"query": "1+1", "time": "4"}, port=port)
+        check("cap: slot freed", st == 200 and doc["data"]["result"] == [4, "2"], raw)
+        _, _, body = request("GET", "/metrics", port=port)
+        fams = parse_text(body)
+        check("cap: rejected counted", metric_value(fams, "flint_engine_queries_rejected_total") == 2)
+        check("cap: max exported", metric_value(fams, "prometheus_engine_queries_concurrent_max") == 1)
+        check("cap: none running", metric_value(fams, "prometheus_engine_queries") == 0)
+    finally:
+        stop_server(proc)
+
+
+def test_concurrent_mixed():
+    # every kind of request from several threads at once (also run under TSan)
+    paths = [("/api/v1/query", {"query": "sum(rate(http_requests_total[1m]))", "time": "1500"}),
+             ("/api/v1/query_range", {"query": "up", "start": "1000", "end": "2000", "step": "10"}),
+             ("/api/v1/labels", {"start": "1000", "end": "1500"}),
+             ("/api/v1/label/job/values", {}),
+             ("/api/v1/series", {"match[]": "up"}),
+             ("/federate", {"match[]": '{job="fed"}'}),
+             ("/api/v1/status/tsdb", {}),
+             ("/api/v1/status/runtimeinfo", {}),
+             ("/metrics", {})]
+    failures = []
+
+    def worker(k):
+        for i in range(12):
+            path, params = paths[(i + k) % len(paths)]
+            try:
+                st, _, body = request("GET", path, params)
+                if st != 200:
+                    failures.append((path, st, body[:200]))
+            except Exception as e:  # noqa: BLE001 - any failure counts
+                failures.append((path, repr(e)))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    check("concurrent mixed", not failures and not any(t.is_alive() for t in threads), failures[:3])
+
+
+def start_server(extra_args=()):
+    """Start apiserver on a free port; returns (process, port, now_ms) or (None, None, None)."""
+    proc = subprocess.Popen([BINARY, "127.0.0.1:0"] + list(extra_args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    line = proc.stdout.readline().decode() if ready else ""
+    if not line.startswith("listening on "):
+        print("FAIL server did not start: %r" % line)
+        stop_server(proc)
+        return None, None, None
+    parts = line.split()
+    return proc, int(parts[2]), int(parts[4])
+
+
+def stop_server(proc):
+    """SIGTERM, then SIGKILL after 10 s; returns the exit code (None if killed)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        rc = None
+    rest = proc.stderr.read()
+    if rest.strip():
+        sys.stderr.write(rest.decode(errors="replace"))
+    proc.stdout.close()
+    proc.stderr.close()
+    return rc
+
+
 def main():
-    global PORT, SERVER
-    binary = sys.argv[1] if len(sys.argv) > 1 else "build/apiserver"
-    proc = subprocess.Popen([binary, "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    global PORT, SERVER, NOW_MS, BINARY
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:  # --only test_a,test_b (the TSan run uses the concurrent ones)
+        i = args.index("--only")
+        only = set(args[i + 1].split(","))
+        del args[i:i + 2]
+    BINARY = args[0] if args else "build/apiserver"
+    proc, PORT, NOW_MS = start_server()
+    if proc is None:
+        print("api: 0 passed, 1 failed")
+        return 1
     SERVER = proc
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        line = proc.stdout.readline().decode() if ready else ""
-        if not line.startswith("listening on "):
-            print("FAIL server did not start: %r" % line)
-            return 1
-        PORT = int(line.split()[2])
-        tests = [v for k, v in sorted(globals().items()) if k.startswith("test_") and callable(v)]
+        tests = [v for k, v in sorted(globals().items()) if k.startswith("test_") and callable(v)
+                 and (only is None or k in only)]
         for t in tests:
             try:
                 t()
@@ -371,23 +663,24 @@ def main():
                 print("FAIL %s raised %r" % (t.__name__, e))
         check("server still running", proc.poll() is None, proc.poll())
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            rc = None
-        rest = proc.stderr.read()
-        if rest.strip():
-            sys.stderr.write(rest.decode(errors="replace"))
-        proc.stdout.close()
-        proc.stderr.close()
+        rc = stop_server(proc)
     check("clean shutdown", rc == 0, rc)
     print("api: %d passed, %d failed" % (RESULTS["pass"], RESULTS["fail"]))
     return 0 if RESULTS["fail"] == 0 else 1
 
 
+def ensure_prometheus_client():
+    """The text-format checks use Debian's python3-prometheus-client, which
+    only /usr/bin/python3 sees: re-run under it when this Python lacks it."""
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath(
+                "/usr/bin/python3"):
+            os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+
+
 if __name__ == "__main__":
+    ensure_prometheus_client()
     os.environ.setdefault("no_proxy", "127.0.0.1")
     sys.exit(main())
