@@ -101,7 +101,10 @@ def main():
     ap.add_argument("--min-window", type=float, default=15.0)
     ap.add_argument("--deadline", type=float, default=75.0)
     ap.add_argument("--errors")
+    ap.add_argument("--skip", default="", help="jobs left out of the configuration")
     a = ap.parse_args()
+    for j in a.skip.split():
+        JOBS.pop(j, None)
     info = json.load(open(a.info))
     fl = Flint(a.flint)
 
