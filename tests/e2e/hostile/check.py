@@ -162,6 +162,8 @@ def main():
           "%d irregular steps, first %s" % (len(gaps), gaps[:5]))
     check(all(v == "1" for _, v in ups), "healthy: every up sample is 1",
           "values %s" % sorted(set(v for _, v in ups)))
+    print("info healthy: time between two requests the fixture received: %d..%d ms"
+          % (counts.get("healthy_gap_min_ms", 0), counts.get("healthy_gap_max_ms", 0)))
     served = counts.get("/healthy", 0)
     check(abs(served - len(ts)) <= 1, "healthy: fixture served %d, flint stored %d (+-1)" % (served, len(ts)))
     # the same series from the healthy target: one value per scrape

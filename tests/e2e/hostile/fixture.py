@@ -11,7 +11,8 @@ then serves until the lifetime ends (or SIGTERM).
 
 Plain HTTP paths (port "http"):
     /healthy        a small good body; its request count is the schedule check
-    /counts         JSON {path: requests} (the test's view of what flint fetched)
+    /counts         JSON {path: requests} (the test's view of what flint fetched),
+                    and the longest/shortest time between two /healthy requests
     /malformed      two good lines, then line 3 does not parse
     /utf8-label     a label value holding the bytes ff fe (invalid UTF-8)
     /utf8-name      a quoted metric name holding the byte ff
@@ -49,6 +50,7 @@ import time
 
 COUNTS = {}
 LOCK = threading.Lock()
+HEALTHY_AT = []  # monotonic arrival times of /healthy requests
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 BASIC_OK = "Basic " + base64.b64encode(b"hostile:s3cret").decode()
 BEARER_OK = "Bearer tok-good"
@@ -101,6 +103,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         n = hit(self.scheme + ":" + path if self.scheme != "http" else path)
         if path == "/healthy":
+            if self.scheme == "http":
+                with LOCK:
+                    HEALTHY_AT.append(time.monotonic())
             body = ("# HELP hostile_healthy_requests_total Requests to /healthy.\n"
                     "# TYPE hostile_healthy_requests_total counter\n"
                     "hostile_healthy_requests_total %d\nhostile_healthy_info{scheme=\"%s\"} 1\n"
@@ -108,7 +113,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(200, body.encode())
         elif path == "/counts":
             with LOCK:
-                body = json.dumps(COUNTS).encode()
+                gaps = [b - a for a, b in zip(HEALTHY_AT, HEALTHY_AT[1:])]
+                body = json.dumps(dict(COUNTS, healthy_gap_max_ms=round(1000 * max(gaps, default=0)),
+                                       healthy_gap_min_ms=round(1000 * min(gaps, default=0)))).encode()
             self.send_body(200, body, "application/json")
         elif path == "/malformed":
             self.send_body(200, b'hostile_good 1\nhostile_other{a="b"} 2\nhostile_bad{a="b" 3\n')
