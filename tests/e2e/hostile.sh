@@ -27,8 +27,7 @@
 #
 # Bounded: the checker gives up after 75 s; the whole run takes ~30-40 s.
 set -u
-cd "$(dirname "$0")/../.."
-root=$(pwd)
+cd "$(dirname "$0")/../.." || exit 1
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
@@ -63,20 +62,21 @@ trap 'exit 130' INT TERM
 certs=$tmp/certs
 mkdir -p "$certs"
 gen_certs() {
-    local k="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    local k=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes) name san
     cd "$certs" || return 1
     for ca in ca-a ca-b; do
-        openssl req -x509 $k -keyout $ca.key -out $ca.crt -days 2 -subj "/CN=hostile $ca" \
+        openssl req -x509 "${k[@]}" -keyout $ca.key -out $ca.crt -days 2 -subj "/CN=hostile $ca" \
             -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign || return 1
     done
     # server-ip: valid for 127.0.0.1; server-name: only for hostile.test
-    for s in "server-ip IP:127.0.0.1" "server-name DNS:hostile.test"; do
-        set -- $s
-        openssl req $k -keyout $1.key -out $1.csr -subj "/CN=$1" || return 1
+    for name in server-ip server-name; do
+        san=IP:127.0.0.1
+        [ $name = server-name ] && san=DNS:hostile.test
+        openssl req "${k[@]}" -keyout $name.key -out $name.csr -subj "/CN=$name" || return 1
         printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
-            "$2" >$1.ext
-        openssl x509 -req -in $1.csr -CA ca-a.crt -CAkey ca-a.key -CAcreateserial -days 2 \
-            -extfile $1.ext -out $1.crt || return 1
+            "$san" >$name.ext
+        openssl x509 -req -in $name.csr -CA ca-a.crt -CAkey ca-a.key -CAcreateserial -days 2 \
+            -extfile $name.ext -out $name.crt || return 1
     done
 }
 if (gen_certs) >"$tmp/openssl.log" 2>&1; then ok "certificates generated (openssl)"; else
