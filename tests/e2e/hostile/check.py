@@ -152,6 +152,16 @@ def main():
             check(not got, "%s: nothing but up/scrape_* stored" % job,
                   "%s -> %s" % (q, got))
 
+    # information: what the report series say about the failed scrapes
+    for job in ("many", "big-nolimit", "malformed"):
+        if job not in JOBS:
+            continue
+        vals = []
+        for name in ("scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"):
+            r = fl.query('last_over_time(%s{job="%s"}[5m])' % (name, job))["result"]
+            vals.append("%s=%s" % (name, r[0]["value"][1] if r else "-"))
+        print("info %s: %s" % (job, " ".join(vals)))
+
     # healthy: read the fixture's count first, then flint's samples (a scrape
     # in between makes flint's count the larger by one)
     counts = get_json("http://%s/counts" % a.fixture)
