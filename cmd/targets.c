@@ -142,6 +142,10 @@ int target_list_build(const scrape_config *cfg, target_list **out) {
             }
     }
     relabel_scratch_free(&rs);
+    /* specs[i].headers points at own[i].headers, and own moved each time
+     * it grew: point every spec at its entry's final place */
+    for (size_t i = 0; i < tl->n; i++)
+        if (tl->specs[i].nheaders) tl->specs[i].headers = (const char *const *)tl->own[i].headers;
     if (rc) {
         target_list_free(tl);
         return rc;
