@@ -199,14 +199,24 @@ static int db_wal_log(void *ctx, const head_wal_series *series, size_t nseries, 
     tsdb *db = ctx;
     int rc = 0;
     pthread_mutex_lock(&db->wal_mu);
-    if (nseries) {
-        if (fl_grow((void **)&db->wal_series, &db->wal_series_cap, nseries, sizeof *db->wal_series)) {
+    /* Series records go out in groups: a first scrape of a big target
+     * creates 100,000 series at once, and one record for them would need
+     * the encoded labels twice over (record + frame). Several records are
+     * as good as one: a series record only maps a ref to its labels, and
+     * one written without the samples of a failed commit is dropped with
+     * the head's other sample-less series. Samples stay one record, so a
+     * commit's samples are logged all or nothing. */
+    enum { SERIES_PER_RECORD = 4096 };
+    for (size_t off = 0; off < nseries; off += SERIES_PER_RECORD) {
+        size_t k = nseries - off < SERIES_PER_RECORD ? nseries - off : SERIES_PER_RECORD;
+        if (fl_grow((void **)&db->wal_series, &db->wal_series_cap, k, sizeof *db->wal_series)) {
             rc = FLINT_ENOMEM;
             goto out;
         }
-        for (size_t i = 0; i < nseries; i++) db->wal_series[i] = (walrec_series){series[i].ref, series[i].lset};
+        for (size_t i = 0; i < k; i++)
+            db->wal_series[i] = (walrec_series){series[off + i].ref, series[off + i].lset};
         fl_buf_reset(&db->walbuf);
-        if ((rc = walrec_encode_series(&db->walbuf, db->wal_series, nseries))) goto out;
+        if ((rc = walrec_encode_series(&db->walbuf, db->wal_series, k))) goto out;
         if ((rc = wal_log(db->w, db->walbuf.data, db->walbuf.len))) goto out;
     }
     if (nsamples) {
@@ -223,7 +233,12 @@ static int db_wal_log(void *ctx, const head_wal_series *series, size_t nseries, 
     if (sync) rc = wal_sync(db->w);
 out:
     /* a huge batch should not pin its buffer forever */
-    if (db->walbuf.cap > (8u << 20)) fl_buf_free(&db->walbuf);
+    if (db->walbuf.cap > (1u << 20)) fl_buf_free(&db->walbuf);
+    if (db->wal_samples_cap > 65536) {
+        fl_free(db->wal_samples);
+        db->wal_samples = NULL;
+        db->wal_samples_cap = 0;
+    }
     pthread_mutex_unlock(&db->wal_mu);
     return rc;
 }

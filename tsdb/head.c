@@ -610,11 +610,27 @@ static void appender_release(head_appender *a, bool unpend) {
     if (a->nused) memset(a->slots, 0, a->nslots * sizeof *a->slots);
     a->n = 0;
     a->nused = 0;
-    /* do not keep a huge table from one big batch */
+    /* do not keep huge arrays from one big batch (a scrape of a large
+     * target): they are mapped for the batch and given back after it */
     if (a->nslots > 4096) {
         fl_free(a->slots);
         a->slots = NULL;
         a->nslots = 0;
+    }
+    if (a->cap > 8192) {
+        fl_free(a->samples);
+        a->samples = NULL;
+        a->cap = 0;
+    }
+    if (a->wsmp_cap > 8192) {
+        fl_free(a->wsmp);
+        a->wsmp = NULL;
+        a->wsmp_cap = 0;
+    }
+    if (a->wser_cap > 8192) {
+        fl_free(a->wser);
+        a->wser = NULL;
+        a->wser_cap = 0;
     }
     pthread_mutex_lock(&h->pool_mu);
     if (!h->pool) {
