@@ -8,16 +8,19 @@
 #   4. storage: flint import vs promtool backfill vs VictoriaMetrics import on
 #      ../shared/bench's dataset (10,000 series x 24 h at 15 s by default):
 #      bytes per sample on disk, samples per second loaded
+#   5. engine: PromQL range queries in-process
+#   6. scrape: RSS per active series and CPU while scraping 100,000 series
+#      every 5 s for 3 minutes, flint beside Prometheus and VictoriaMetrics
 #
 # Environment: BENCH_DATA (dataset dir, generated if missing), BENCH_PEERS
 # (default "prometheus,victoriametrics"; "" for flint only), BENCH_ONLY
-# (space-separated subset of: chunk head expo storage engine).
+# (space-separated subset of: chunk head expo storage engine scrape).
 # Results: bench/results/*.{txt,json,md}; figures are copied by hand into
 # docs/benchmarks.md with the date and machine.
 set -eu
 cd "$(dirname "$0")/.."
 DATA=${BENCH_DATA:-/tmp/bench-data}
-ONLY=${BENCH_ONLY:-chunk head expo storage engine}
+ONLY=${BENCH_ONLY:-chunk head expo storage engine scrape}
 SHARED=$(cd ../shared/bench && pwd)
 harness=build/peer-bench
 rm -rf "$harness" && mkdir -p build && cp -r "$SHARED" "$harness" && chmod -R u+w "$harness"
@@ -71,4 +74,10 @@ if want engine && [ -x build/bench/engine_bench ]; then
         touch "$hist/db.done"
     fi
     build/bench/engine_bench "$fdb" "$hist/db" | tee bench/results/engine.txt
+fi
+if want scrape; then
+    echo "=== scrape: 100,000 series every 5 s for 3 minutes, flint vs Prometheus vs VictoriaMetrics"
+    python3 bench/scrape_bench.py --harness "$harness" --flint ./flint \
+        --peers "${BENCH_PEERS-prometheus,victoriametrics}" --out bench/results \
+        --series "${BENCH_SCRAPE_SERIES:-100000}" --duration "${BENCH_SCRAPE_SECONDS:-180}"
 fi

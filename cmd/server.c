@@ -9,6 +9,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/flags.h"
+#include "storage/alloc.h"
 #include "storage/err.h"
 #include "storage/log.h"
 #include "storage/units.h"
@@ -198,6 +199,7 @@ int cmd_server(int argc, char **argv) {
         return 2;
     }
     if (cmd_logging(&fs)) return 2;
+    fl_mem_policy_server();
     tsdb_options o;
     if (cmd_db_options(&fs, &o)) return 2;
     api_options ao;
@@ -270,9 +272,11 @@ int cmd_server(int argc, char **argv) {
     sigaction(SIGHUP, &sa, NULL);
     flint_log(FLINT_LOG_INFO, "main", "server is ready", NULL);
     time_t last = time(NULL);
+    unsigned ticks = 0;
     while (!stop_requested) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        if (++ticks % 5 == 0) fl_mem_release(); /* what scrapes and queries freed */
         if (reload_requested) {
             reload_requested = 0;
             flint_log(FLINT_LOG_INFO, "main", "reloading configuration", "file=\"%s\"", *cfg ? cfg : "(embedded)");

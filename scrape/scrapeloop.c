@@ -67,90 +67,109 @@ static double mono_s(void) {
 
 /* ---- per-target series cache --------------------------------------------- */
 
+/* One slot per series the target exposed recently, 32 bytes, in an open
+ * addressing table (linear probing, no per-entry allocation). The key is the
+ * 128-bit XXH3 hash of the raw series bytes, not the bytes themselves: two
+ * different series of one target colliding needs ~2^64 series, and the
+ * table stays a fraction of the head's own per-series memory. The label set
+ * is not kept either: the head has it under `ref`, and a series the head
+ * dropped (idle long enough to be truncated away) is rebuilt from the
+ * sample the next time the target exposes it. */
+enum {
+    SE_USED = 1,        /* slot holds an entry */
+    SE_LAST_OK = 2,     /* exposed by the last successful scrape (staleness) */
+    SE_EXPLICIT_TS = 4, /* exposed with its own timestamp: no staleness tracking */
+};
+
 typedef struct series_entry {
-    uint64_t raw_hash;
-    char *raw;              /* raw series bytes as exposed (owned) */
-    size_t raw_len;
-    label *lset;            /* final labels (owned, labels_dup) */
-    size_t nlabels;
-    uint64_t ref;
-    uint64_t seen;          /* id of the last scrape attempt that exposed it */
-    bool in_last_ok;        /* exposed by the last successful scrape (staleness) */
-    bool explicit_ts;       /* exposed with its own timestamp: no staleness tracking */
+    uint64_t h_lo, h_hi;    /* XXH3-128 of the raw series bytes */
+    uint64_t ref;           /* tsdb ref; 0 = none yet */
+    uint32_t seen;          /* low bits of the last scrape attempt that exposed it */
+    uint32_t flags;         /* SE_* */
 } series_entry;
 
 typedef struct series_cache {
-    series_entry **slots;   /* open addressing on raw_hash, NULL = empty */
+    series_entry *slots;    /* nslots, a power of two; flags == 0: empty */
     size_t nslots, n;
 } series_cache;
 
-static void entry_free(series_entry *e) {
-    if (!e) return;
-    fl_free(e->raw);
-    fl_free(e->lset);
-    fl_free(e);
-}
+/* Fill at most 7/8 of the slots: 100,000 series fit 131,072 (4 MiB). */
+#define CACHE_FULL(n, nslots) ((n) * 8 > (nslots) * 7)
 
 static void cache_free(series_cache *c) {
-    for (size_t i = 0; i < c->nslots; i++) entry_free(c->slots[i]);
     fl_free(c->slots);
     memset(c, 0, sizeof *c);
 }
 
-static series_entry *cache_get(const series_cache *c, uint64_t h, const char *raw, size_t len) {
+static inline size_t cache_home(uint64_t h_lo, size_t mask) { return (size_t)h_lo & mask; }
+
+static series_entry *cache_get(const series_cache *c, XXH128_hash_t h) {
     if (!c->nslots) return NULL;
     size_t mask = c->nslots - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        series_entry *e = c->slots[i];
-        if (!e) return NULL;
-        if (e->raw_hash == h && e->raw_len == len && memcmp(e->raw, raw, len) == 0) return e;
+    for (size_t i = cache_home(h.low64, mask);; i = (i + 1) & mask) {
+        series_entry *e = &c->slots[i];
+        if (!e->flags) return NULL;
+        if (e->h_lo == h.low64 && e->h_hi == h.high64) return e;
     }
 }
 
-static void cache_place(series_entry **slots, size_t nslots, series_entry *e) {
-    size_t mask = nslots - 1;
-    size_t i = e->raw_hash & mask;
-    while (slots[i]) i = (i + 1) & mask;
-    slots[i] = e;
+static series_entry *cache_place(series_entry *slots, size_t nslots, const series_entry *e) {
+    size_t mask = nslots - 1, i = cache_home(e->h_lo, mask);
+    while (slots[i].flags) i = (i + 1) & mask;
+    slots[i] = *e;
+    return &slots[i];
 }
 
-static int cache_put(series_cache *c, series_entry *e) {
-    if ((c->n + 1) * 2 > c->nslots) {
+/* Insert a new entry (not present). Pointers into the table are invalid
+ * after a call (it may grow). */
+static series_entry *cache_put(series_cache *c, XXH128_hash_t h) {
+    if (!c->nslots || CACHE_FULL(c->n + 1, c->nslots)) {
         size_t ns = c->nslots ? c->nslots * 2 : 256;
-        series_entry **slots = fl_calloc(ns, sizeof *slots);
-        if (!slots) return FLINT_ENOMEM;
+        series_entry *slots = fl_calloc(ns, sizeof *slots);
+        if (!slots) return NULL;
         for (size_t i = 0; i < c->nslots; i++)
-            if (c->slots[i]) cache_place(slots, ns, c->slots[i]);
+            if (c->slots[i].flags) cache_place(slots, ns, &c->slots[i]);
         fl_free(c->slots);
         c->slots = slots;
         c->nslots = ns;
     }
-    cache_place(c->slots, c->nslots, e);
+    series_entry e = {.h_lo = h.low64, .h_hi = h.high64, .flags = SE_USED};
     c->n++;
-    return 0;
+    return cache_place(c->slots, c->nslots, &e);
+}
+
+/* Remove slot i by shifting the rest of its cluster back (no tombstones). */
+static void cache_remove_at(series_cache *c, size_t i) {
+    size_t mask = c->nslots - 1;
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!c->slots[j].flags) break;
+        size_t k = cache_home(c->slots[j].h_lo, mask);
+        /* the entry at j may move to i unless its home lies cyclically in (i, j] */
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (stays) continue;
+        c->slots[i] = c->slots[j];
+        i = j;
+    }
+    memset(&c->slots[i], 0, sizeof c->slots[i]);
+    c->n--;
 }
 
 /* Drop entries not exposed for `keep` scrape attempts and not needed for
  * staleness (Prometheus drops them after one; a few more spare the label
- * work for series that flap). Rebuilds the table: no tombstones. */
-static void cache_evict(series_cache *c, uint64_t now_id, uint64_t keep) {
-    if (!c->nslots) return;
-    series_entry **tmp = fl_calloc(c->nslots, sizeof *tmp);
-    if (!tmp) return; /* evict next time */
-    size_t kept = 0;
-    for (size_t i = 0; i < c->nslots; i++) {
-        series_entry *e = c->slots[i];
-        if (!e) continue;
-        if (!e->in_last_ok && e->seen + keep < now_id) {
-            entry_free(e);
-            continue;
-        }
-        cache_place(tmp, c->nslots, e);
-        kept++;
+ * work for series that flap). In place: the scan starts after an empty
+ * slot so every cluster is walked in probe order, and a slot is looked at
+ * again after a removal shifted another entry into it. */
+static void cache_evict(series_cache *c, uint32_t now_id, uint32_t keep) {
+    if (!c->n) return;
+    size_t mask = c->nslots - 1, start = 0;
+    while (c->slots[start].flags) start = (start + 1) & mask; /* the table is never full */
+    for (size_t step = 0; step < c->nslots; step++) {
+        size_t i = (start + 1 + step) & mask;
+        while (c->slots[i].flags && !(c->slots[i].flags & SE_LAST_OK) &&
+               (uint32_t)(now_id - c->slots[i].seen) > keep)
+            cache_remove_at(c, i);
     }
-    fl_free(c->slots);
-    c->slots = tmp;
-    c->n = kept;
 }
 
 /* ---- targets ------------------------------------------------------------- */
@@ -192,6 +211,8 @@ typedef struct target {
     uint64_t rep_refs[REP_N];
     bool rep_written;         /* report series exist (for staleness on removal) */
     labels_builder lb;
+    char *lb_names[64];       /* exported_* names t->lb borrows (scrape_labels) */
+    size_t lb_nnames;
     expo_parser parser;
     bool parser_ready;
     /* state for the API (guarded by the manager's mutex) */
@@ -311,6 +332,11 @@ static int64_t next_slot(int64_t after, int64_t interval, int64_t offset) {
     return base;
 }
 
+static void lb_names_free(target *t) {
+    for (size_t i = 0; i < t->lb_nnames; i++) fl_free(t->lb_names[i]);
+    t->lb_nnames = 0;
+}
+
 static void target_free(target *t) {
     if (!t) return;
     spec_copy_free(&t->spec);
@@ -318,6 +344,7 @@ static void target_free(target *t) {
     cache_free(&t->cache);
     for (int i = 0; i < REP_N; i++) fl_free(t->rep_labels[i]);
     lb_free(&t->lb);
+    lb_names_free(t);
     if (t->parser_ready) expo_parser_free(&t->parser);
     fl_free(t);
 }
@@ -380,20 +407,27 @@ static int write_report(target *t, tsdb_appender *app, int64_t ts, bool up, doub
  * or for those of it the current attempt did not expose (all: false). */
 static int write_stale(target *t, tsdb_appender *app, int64_t ts, bool all) {
     uint64_t dummy = 0;
+    uint32_t now = (uint32_t)t->scrape_id;
     for (size_t i = 0; i < t->cache.nslots; i++) {
-        series_entry *e = t->cache.slots[i];
-        if (!e || !e->in_last_ok) continue;
-        if (!all && e->seen == t->scrape_id && !e->explicit_ts) continue;
-        int rc = append_counted(t, app, &e->ref, e->lset, e->nlabels, ts, stale_nan(), &dummy);
+        series_entry *e = &t->cache.slots[i];
+        if (!(e->flags & SE_LAST_OK)) continue;
+        if (!all && e->seen == now && !(e->flags & SE_EXPLICIT_TS)) continue;
+        int rc = append_counted(t, app, &e->ref, NULL, 0, ts, stale_nan(), &dummy);
+        /* a series the head no longer has ended long before the lookback
+         * window: nothing to mark */
+        if (rc == FLINT_ENOTFOUND) continue;
         if (rc) return rc;
     }
     return 0;
 }
 
 static void mark_stale_done(target *t, bool success) {
+    uint32_t now = (uint32_t)t->scrape_id;
     for (size_t i = 0; i < t->cache.nslots; i++) {
-        series_entry *e = t->cache.slots[i];
-        if (e) e->in_last_ok = success && e->seen == t->scrape_id && !e->explicit_ts;
+        series_entry *e = &t->cache.slots[i];
+        if (!e->flags) continue;
+        bool last_ok = success && e->seen == now && !(e->flags & SE_EXPLICIT_TS);
+        e->flags = last_ok ? e->flags | SE_LAST_OK : e->flags & ~(uint32_t)SE_LAST_OK;
     }
 }
 
@@ -493,6 +527,20 @@ typedef struct scrape_result {
     char err[512];
 } scrape_result;
 
+/* The final labels of a sample into t->lb; the exported_* names it
+ * borrows live in t->lb_names until the next call. 0, or an error with
+ * res->err set. */
+static int scrape_labels(target *t, const expo_sample *s, scrape_result *res) {
+    lb_names_free(t); /* the previous series' labels are appended by now */
+    if (t->spec.s.nlabels > 64) {
+        snprintf(res->err, sizeof res->err, "too many target labels");
+        return FLINT_ELIMIT;
+    }
+    int rc = build_labels(t, s, t->lb_names, &t->lb_nnames, res->err, sizeof res->err);
+    if (rc && !res->err[0]) snprintf(res->err, sizeof res->err, "%s", flint_strerror(rc));
+    return rc;
+}
+
 /* Parse the body and append every sample into `app`. 0, or an error with
  * res->err set (the caller rolls back). */
 static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_result *res) {
@@ -506,6 +554,7 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_
     }
     series_entry *prev = NULL;
     const scrape_target_spec *sp = &t->spec.s;
+    uint32_t now = (uint32_t)t->scrape_id;
     int r, rc = 0;
     while ((r = expo_next(&t->parser)) > 0) {
         if (r != EXPO_SAMPLE) continue;
@@ -514,59 +563,46 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_
         /* the parser says when the raw series is the previous sample's:
          * then not even the hash is needed */
         series_entry *e = s->series_repeated ? prev : NULL;
-        uint64_t h = 0;
+        bool fresh = false;
         if (!e) {
-            h = XXH3_64bits(s->series, s->series_len);
-            e = cache_get(&t->cache, h, s->series, s->series_len);
-        }
-        if (!e) {
-            char *names[64];
-            size_t nnames = 0;
-            if (t->spec.s.nlabels > 64) {
-                snprintf(res->err, sizeof res->err, "too many target labels");
-                return FLINT_ELIMIT;
-            }
-            rc = build_labels(t, s, names, &nnames, res->err, sizeof res->err);
-            if (!rc) {
-                rc = FLINT_ENOMEM;
-                e = fl_calloc(1, sizeof *e);
-                if (e && (e->raw = fl_malloc(s->series_len ? s->series_len : 1)) &&
-                    (e->lset = labels_dup(t->lb.v, t->lb.n))) {
-                    memcpy(e->raw, s->series, s->series_len);
-                    e->raw_len = s->series_len;
-                    e->raw_hash = h;
-                    e->nlabels = t->lb.n;
-                    rc = cache_put(&t->cache, e);
+            XXH128_hash_t h = XXH3_128bits(s->series, s->series_len);
+            e = cache_get(&t->cache, h);
+            if (!e) {
+                /* new series: its labels are checked now (limits, names) */
+                if ((rc = scrape_labels(t, s, res))) return rc;
+                if (!(e = cache_put(&t->cache, h))) {
+                    snprintf(res->err, sizeof res->err, "out of memory");
+                    return FLINT_ENOMEM;
                 }
-                if (rc) {
-                    entry_free(e);
-                    if (!res->err[0]) snprintf(res->err, sizeof res->err, "out of memory");
-                } else {
-                    res->series_added++;
-                }
+                res->series_added++;
+                fresh = true;
             }
-            for (size_t i = 0; i < nnames; i++) fl_free(names[i]);
-            if (rc) return rc;
         }
-        prev = e; /* entries never move or go away during a scrape */
+        prev = e; /* entries do not move during a scrape: the table grows only in cache_put above */
         /* metric_relabel_configs would drop samples here (not yet wired) */
         res->post_relabel++;
         if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
             snprintf(res->err, sizeof res->err, "sample limit exceeded");
             return FLINT_ELIMIT;
         }
-        if (e->seen == t->scrape_id && !s->has_ts) {
+        if (e->seen == now && !fresh && !s->has_ts) {
             /* the same series twice in one scrape: Prometheus' head refuses
              * the second (same timestamp) and counts it; store it once */
             t->n_dups++;
             continue;
         }
-        e->seen = t->scrape_id;
+        e->seen = now;
         bool own_ts = sp->honor_timestamps && s->has_ts;
-        e->explicit_ts = own_ts;
-        double v = s->value;
-        rc = append_counted(t, app, &e->ref, e->lset, e->nlabels, own_ts ? s->ts_ms : t->sched_ms, v,
+        e->flags = own_ts ? e->flags | SE_EXPLICIT_TS : e->flags & ~(uint32_t)SE_EXPLICIT_TS;
+        int64_t ts = own_ts ? s->ts_ms : t->sched_ms;
+        /* by ref; with the labels only for a new series or one the head dropped */
+        rc = append_counted(t, app, &e->ref, fresh ? t->lb.v : NULL, fresh ? t->lb.n : 0, ts, s->value,
                             &res->appended);
+        if (rc == FLINT_ENOTFOUND && !fresh) {
+            if ((rc = scrape_labels(t, s, res))) return rc;
+            e->ref = 0;
+            rc = append_counted(t, app, &e->ref, t->lb.v, t->lb.n, ts, s->value, &res->appended);
+        }
         if (rc) {
             snprintf(res->err, sizeof res->err, "append: %s", flint_errmsg());
             return rc;
@@ -785,12 +821,12 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
                       t->spec.s.url, flint_errmsg());
     }
     mark_stale_done(t, ok);
-    if (t->scrape_id % 16 == 0) cache_evict(&t->cache, t->scrape_id, 4);
+    if (t->scrape_id % 16 == 0) cache_evict(&t->cache, (uint32_t)t->scrape_id, 4);
     if (!ok)
         flint_log(FLINT_LOG_DEBUG, "scrape", "scrape failed", "target=%s err=\"%s\"", t->spec.s.url, err);
     set_state(m, t, ok, err, dur);
     fl_free(ct);
-    if (t->body_cap > (1u << 24)) { /* do not keep a huge buffer around */
+    if (t->body_cap > (1u << 20)) { /* a big body's buffer is mapped per scrape, not kept */
         fl_free(t->body);
         t->body = NULL;
         t->body_cap = 0;

@@ -6,6 +6,9 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 
 static atomic_long fault_countdown = -1;
@@ -65,4 +68,23 @@ int fl_grow(void **buf, size_t *cap, size_t need, size_t elem) {
     *buf = nb;
     *cap = nc;
     return 0;
+}
+
+void fl_mem_policy_server(void) {
+#ifdef __GLIBC__
+    /* A fixed threshold: glibc otherwise raises it (up to 32 MiB) each time
+     * a mapped chunk is freed, after which a scrape body or a WAL batch is
+     * carved from a heap and its pages stay resident when freed. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+    /* Query threads come and go (one per HTTP connection): two arenas per
+     * core bound how many heaps hold free memory. */
+    mallopt(M_ARENA_MAX, 4);
+#endif
+}
+
+void fl_mem_release(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }

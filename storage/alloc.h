@@ -31,4 +31,14 @@ long fl_fault_failures(void);
  * elements, doubling. Returns 0 or FLINT_ENOMEM (buffer unchanged). */
 int fl_grow(void **buf, size_t *cap, size_t need, size_t elem);
 
+/* Long-running processes (the server): make freed memory go back to the
+ * system instead of staying resident in glibc's heaps. Large buffers (a
+ * scrape body, a commit's WAL record) are mapped and unmapped on their own
+ * instead of growing a heap, and each thread arena does not keep more than
+ * a little free memory on top. Call once at start, before threads. */
+void fl_mem_policy_server(void);
+/* Return free heap memory of every arena to the system (glibc
+ * malloc_trim); cheap when there is nothing to give back. */
+void fl_mem_release(void);
+
 #endif

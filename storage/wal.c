@@ -363,6 +363,7 @@ int wal_log(wal *w, const uint8_t *rec, size_t len) {
     }
     w->seg_size += w->frame.len;
     w->bytes_written += w->frame.len;
+    if (w->frame.cap > (1u << 20)) fl_buf_free(&w->frame); /* one big record does not pin its frame */
     return 0;
 }
 

@@ -201,25 +201,23 @@ static int db_wal_log(void *ctx, const head_wal_series *series, size_t nseries, 
     tsdb *db = ctx;
     int rc = 0;
     pthread_mutex_lock(&db->wal_mu);
-    if (nseries) {
-        if (fl_grow((void **)&db->wal_series, &db->wal_series_cap, nseries, sizeof *db->wal_series)) {
-            rc = FLINT_ENOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < nseries; i++) db->wal_series[i] = (walrec_series){series[i].ref, series[i].lset};
+    /* Series records go out in groups: a first scrape of a big target
+     * creates 100,000 series at once, and one record for them would need
+     * the encoded labels twice over (record + frame). Several records are
+     * as good as one: a series record only maps a ref to its labels, and
+     * one written without the samples of a failed commit is dropped with
+     * the head's other sample-less series. Samples stay one record, so a
+     * commit's samples are logged all or nothing. */
+    enum { SERIES_PER_RECORD = 4096 };
+    for (size_t off = 0; off < nseries; off += SERIES_PER_RECORD) {
+        size_t k = nseries - off < SERIES_PER_RECORD ? nseries - off : SERIES_PER_RECORD;
         fl_buf_reset(&db->walbuf);
-        if ((rc = walrec_encode_series(&db->walbuf, db->wal_series, nseries))) goto out;
+        if ((rc = walrec_encode_series(&db->walbuf, series + off, k))) goto out;
         if ((rc = wal_log(db->w, db->walbuf.data, db->walbuf.len))) goto out;
     }
     if (nsamples) {
-        if (fl_grow((void **)&db->wal_samples, &db->wal_samples_cap, nsamples, sizeof *db->wal_samples)) {
-            rc = FLINT_ENOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < nsamples; i++)
-            db->wal_samples[i] = (walrec_sample){samples[i].ref, samples[i].t, samples[i].v};
         fl_buf_reset(&db->walbuf);
-        if ((rc = walrec_encode_samples(&db->walbuf, db->wal_samples, nsamples))) goto out;
+        if ((rc = walrec_encode_samples(&db->walbuf, samples, nsamples))) goto out;
         if ((rc = wal_log(db->w, db->walbuf.data, db->walbuf.len))) goto out;
     }
     if (sync) {
@@ -233,7 +231,8 @@ static int db_wal_log(void *ctx, const head_wal_series *series, size_t nseries, 
 out:
     if (rc && rc != FLINT_ENOMEM) db->wal_writes_failed++;
     /* a huge batch should not pin its buffer forever */
-    if (db->walbuf.cap > (8u << 20)) fl_buf_free(&db->walbuf);
+    if (db->walbuf.cap > (1u << 20)) fl_buf_free(&db->walbuf);
+
     pthread_mutex_unlock(&db->wal_mu);
     return rc;
 }
@@ -361,8 +360,6 @@ void tsdb_close(tsdb *db) {
     for (size_t i = 0; i < db->nblocks; i++) db_block_unref(db->blocks[i]);
     fl_free(db->blocks);
     fl_buf_free(&db->walbuf);
-    fl_free(db->wal_series);
-    fl_free(db->wal_samples);
     if (db->head_dir) fio_rm_rf(db->head_dir);
     fio_unlock_dir(db->lock_fd);
     pthread_mutex_destroy(&db->wal_mu);

@@ -39,10 +39,6 @@ struct tsdb {
     wal *w;                 /* NULL when read-only or no_wal */
     pthread_mutex_t wal_mu; /* serialises WAL writes and the buffers below */
     fl_buf walbuf;
-    walrec_series *wal_series;
-    size_t wal_series_cap;
-    walrec_sample *wal_samples;
-    size_t wal_samples_cap;
 
     head *h;
 

@@ -416,20 +416,22 @@ typedef struct app_sample {
     head_series *s;
     int64_t t;
     double v;
-    uint32_t last;  /* the series' last queued sample: commit releases it here */
+    uint16_t last;     /* the series' last queued sample: commit releases it here */
+    uint16_t unlogged; /* first queued sample of a series without a series record in the WAL */
 } app_sample;
 
-/* Per-series state inside one appender: its last queued sample. */
+/* Per-series state inside one appender, for series another appender owns
+ * (head_series.owner): its last queued sample. */
 typedef struct app_slot {
     head_series *s;
     int64_t t;
     uint64_t vbits;
     uint32_t idx;      /* index of that sample in samples[] */
-    uint32_t unlogged; /* no series record in the WAL when first queued */
 } app_slot;
 
 struct head_appender {
     head *h;
+    uint32_t id;       /* this batch's owner id; new for every batch */
     int64_t min_valid;
     app_sample *samples;
     size_t n, cap;
@@ -467,6 +469,8 @@ int head_appender_begin(head *h, head_appender **out) {
         a->h = h;
     }
     a->min_valid = appendable_min_valid(h);
+    do a->id = atomic_fetch_add(&h->next_app_id, 1) + 1;
+    while (a->id == 0);
     *out = a;
     return 0;
 }
@@ -519,7 +523,8 @@ static app_slot *slot_insert(head_appender *a, head_series *s) {
  * Ref stripe lock held. 1: duplicate ignored. */
 static int queue_sample(head_appender *a, head_series *s, int64_t t, double v) {
     uint64_t vb = dbl_bits(v);
-    app_slot *slot = slot_find(a, s);
+    bool mine = s->owner == a->id;
+    app_slot *slot = !mine && s->owner ? slot_find(a, s) : NULL;
     bool have = false, have_v = false;
     int64_t last = INT64_MIN;
     uint64_t last_v = 0;
@@ -533,7 +538,12 @@ static int queue_sample(head_appender *a, head_series *s, int64_t t, double v) {
         have = true;
         last = hcm_maxt(&s->chunks[s->nchunks - 1]);
     }
-    if (slot && (!have || slot->t >= last)) {
+    /* this batch's last queued sample of the series is newer than any stored */
+    if (mine) {
+        have = have_v = true;
+        last = a->samples[s->owner_idx].t;
+        last_v = dbl_bits(a->samples[s->owner_idx].v);
+    } else if (slot && (!have || slot->t >= last)) {
         have = have_v = true;
         last = slot->t;
         last_v = slot->vbits;
@@ -546,20 +556,34 @@ static int queue_sample(head_appender *a, head_series *s, int64_t t, double v) {
         return flint_error(FLINT_EDUPSAMPLE, "duplicate sample for timestamp %lld with a different value",
                            (long long)t);
     }
-    if (!slot) {
-        slot = slot_insert(a, s);
-        slot->unlogged = !(s->flags & HS_LOGGED);
-        s->pending++;
-    } else {
+    uint16_t unlogged = 0;
+    if (mine) {
+        a->samples[s->owner_idx].last = 0;
+    } else if (slot) {
         a->samples[slot->idx].last = 0;
+    } else {
+        /* the series' first sample in this batch */
+        if (!s->owner) {
+            s->owner = a->id;
+            mine = true;
+        } else {
+            slot = slot_insert(a, s);
+        }
+        unlogged = !(s->flags & HS_LOGGED);
+        s->pending++;
     }
-    slot->t = t;
-    slot->vbits = vb;
-    slot->idx = (uint32_t)a->n;
+    if (mine) {
+        s->owner_idx = (uint32_t)a->n;
+    } else {
+        slot->t = t;
+        slot->vbits = vb;
+        slot->idx = (uint32_t)a->n;
+    }
     a->samples[a->n].s = s;
     a->samples[a->n].t = t;
     a->samples[a->n].v = v;
     a->samples[a->n].last = 1;
+    a->samples[a->n].unlogged = unlogged;
     a->n++;
     return 0;
 }
@@ -604,17 +628,34 @@ static void appender_release(head_appender *a, bool unpend) {
             ref_stripe *st = head_ref_stripe(h, s->ref);
             pthread_mutex_lock(&st->mu);
             s->pending--;
+            if (s->owner == a->id) s->owner = 0;
             pthread_mutex_unlock(&st->mu);
         }
     }
     if (a->nused) memset(a->slots, 0, a->nslots * sizeof *a->slots);
     a->n = 0;
     a->nused = 0;
-    /* do not keep a huge table from one big batch */
+    /* do not keep huge arrays from one big batch (a scrape of a large
+     * target): they are mapped for the batch and given back after it */
     if (a->nslots > 4096) {
         fl_free(a->slots);
         a->slots = NULL;
         a->nslots = 0;
+    }
+    if (a->cap > 8192) {
+        fl_free(a->samples);
+        a->samples = NULL;
+        a->cap = 0;
+    }
+    if (a->wsmp_cap > 8192) {
+        fl_free(a->wsmp);
+        a->wsmp = NULL;
+        a->wsmp_cap = 0;
+    }
+    if (a->wser_cap > 8192) {
+        fl_free(a->wser);
+        a->wser = NULL;
+        a->wser_cap = 0;
     }
     pthread_mutex_lock(&h->pool_mu);
     if (!h->pool) {
@@ -628,15 +669,17 @@ static void appender_release(head_appender *a, bool unpend) {
 static int log_batch(head_appender *a) {
     head *h = a->h;
     size_t nser = 0;
-    if (a->nused > a->wser_cap && fl_grow((void **)&a->wser, &a->wser_cap, a->nused, sizeof *a->wser))
+    size_t need = 0;
+    for (size_t i = 0; i < a->n; i++) need += a->samples[i].unlogged;
+    if (need > a->wser_cap && fl_grow((void **)&a->wser, &a->wser_cap, need, sizeof *a->wser))
         return FLINT_ENOMEM;
     if (a->n > a->wsmp_cap && fl_grow((void **)&a->wsmp, &a->wsmp_cap, a->n, sizeof *a->wsmp))
         return FLINT_ENOMEM;
     /* Series without a record when queued get one now; if another
      * appender logged one meanwhile, the WAL holds a harmless duplicate. */
-    for (uint32_t i = 0; i < a->nslots; i++) {
-        head_series *s = a->slots[i].s;
-        if (!s || !a->slots[i].unlogged) continue;
+    for (size_t i = 0; i < a->n; i++) {
+        if (!a->samples[i].unlogged) continue;
+        const head_series *s = a->samples[i].s;
         a->wser[nser].ref = s->ref;
         a->wser[nser].lset = head_series_lset(s);
         nser++;
@@ -677,6 +720,7 @@ int head_commit(head_appender *a) {
         if (p->last) {
             p->s->pending--;
             p->s->flags |= HS_LOGGED;
+            if (p->s->owner == a->id) p->s->owner = 0;
         }
         pthread_mutex_unlock(&st->mu);
         if (rc == 0) {

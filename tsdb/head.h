@@ -25,6 +25,7 @@
 #include "storage/buf.h"
 #include "tsdb/labels.h"
 #include "tsdb/postings.h"
+#include "tsdb/walrec.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -41,16 +42,10 @@ typedef struct head_appender head_appender;
  * samples (tsdb/walrec.h SERIES then SAMPLES) and, when sync is true,
  * makes them durable before returning. A non-zero return aborts the
  * commit: nothing is applied, the appender's error is that return. */
-typedef struct head_wal_series {
-    uint64_t ref;
-    labels lset;
-} head_wal_series;
-
-typedef struct head_wal_sample {
-    uint64_t ref;
-    int64_t t;
-    double v;
-} head_wal_sample;
+/* The WAL record types themselves (tsdb/walrec.h), so the hook encodes
+ * the appender's arrays without copying them. */
+typedef walrec_series head_wal_series;
+typedef walrec_sample head_wal_sample;
 
 typedef int (*head_wal_log_fn)(void *ctx, const head_wal_series *series, size_t nseries,
                                const head_wal_sample *samples, size_t nsamples, bool sync);

@@ -53,6 +53,11 @@ typedef struct head_series {
     uint16_t pending;     /* appenders holding queued samples of it */
     uint16_t nlabels;
     uint8_t flags;        /* HS_* */
+    /* The appender (by id) that queues its samples in place of a slot of
+     * its own, and the index of its last queued sample there: one appender
+     * at a time, the common case; others use their slot tables. 0 = none. */
+    uint32_t owner;
+    uint32_t owner_idx;
     label labels[];       /* interned strings */
 } head_series;
 
@@ -81,6 +86,7 @@ struct head {
     ref_stripe *refs;     /* HEAD_STRIPES */
     hash_stripe *hashes;  /* HEAD_STRIPES */
     _Atomic uint64_t next_ref;
+    _Atomic uint32_t next_app_id; /* appender batch ids (head_series.owner) */
     _Atomic int64_t mint, maxt, min_valid;
     pthread_mutex_t truncate_mu;
     pthread_mutex_t pool_mu;
