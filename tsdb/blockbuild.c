@@ -414,12 +414,18 @@ int blockbuild_finish(blockbuild *b,
             }
         }
         if (!nser) continue;
-        /* blocks cover their whole aligned window, as Prometheus' do, so the
-         * compactor can tell when a larger window is complete */
+        /* Blocks cover their whole aligned window, so the compactor can tell
+         * when a larger window is complete; except the newest window, which
+         * ends just after its newest sample: a server opened on the
+         * directory accepts samples from there on (the head refuses any
+         * older than the newest block's end), instead of dropping every
+         * scrape until the window's end has passed. A head block for the
+         * rest of that window overlaps it and the compactor merges the two. */
         block_writer *bw;
         (void)mint;
-        (void)maxt;
-        rc = block_writer_new(b->dir, w * b->block_ms, (w + 1) * b->block_ms, NULL, &bw);
+        int64_t bmax = (w + 1) * b->block_ms;
+        if (w == wmax && maxt < INT64_MAX && maxt + 1 < bmax) bmax = maxt + 1;
+        rc = block_writer_new(b->dir, w * b->block_ms, bmax, NULL, &bw);
         if (rc) goto out;
         for (size_t k = 0; k < b->nseries && rc == 0; k++) {
             uint32_t i = order[k];

@@ -197,6 +197,31 @@ START_TEST(test_db_head_cut_and_merged_reads) {
 }
 END_TEST
 
+START_TEST(test_db_append_after_partial_block) {
+    /* a block that ends inside its window (an import, or a flush of the
+     * head) must not make the reopened head refuse samples after its data:
+     * 0-5 h go to blocks, then 5-7 h are appended after a reopen */
+    const char *dir = tu_tmpdir();
+    tsdb *db = open_db(dir, 0, 0);
+    int64_t step = 60000;
+    fill(db, 2, 0, 5 * H, step);
+    ck_assert_int_eq(tsdb_flush_head(db), 0);
+    tsdb_close(db);
+    db = open_db(dir, 0, 0);
+    fill(db, 2, 5 * H, 7 * H, step); /* fails the test on any refused sample */
+    ck_assert_int_eq(verify(db, 0, INT64_MAX / 2, 0, 7 * H, step), 2);
+    /* the head's block for the rest of the window overlaps the partial one:
+     * compaction merges them, nothing lost or doubled */
+    for (int i = 0; i < 3; i++) ck_assert_msg(tsdb_maintain(db) == 0, "maintain: %s", flint_errmsg());
+    ck_assert_int_eq(verify(db, 0, INT64_MAX / 2, 0, 7 * H, step), 2);
+    tsdb_close(db);
+    db = open_db(dir, 0, 0);
+    ck_assert_int_eq(verify(db, 0, INT64_MAX / 2, 0, 7 * H, step), 2);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 START_TEST(test_db_compaction_merges_levels) {
     const char *dir = tu_tmpdir();
     tsdb *db = open_db(dir, 0, 0);
@@ -356,6 +381,7 @@ Suite *db_suite(void) {
     tcase_add_test(tc, test_db_retention_by_time);
     tcase_add_test(tc, test_db_retention_by_size);
     tcase_add_test(tc, test_db_blockbuild_unsorted_runs);
+    tcase_add_test(tc, test_db_append_after_partial_block);
     tcase_add_test(tc, test_db_seriesiter_overlaps_and_seek);
     suite_add_tcase(s, tc);
     return s;
