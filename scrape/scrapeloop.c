@@ -76,6 +76,7 @@ typedef struct series_entry {
     uint64_t ref;
     uint64_t seen;          /* id of the last scrape attempt that exposed it */
     bool in_last_ok;        /* exposed by the last successful scrape (staleness) */
+    bool dropped;           /* metric relabelling drops it (lset NULL): no append, no staleness */
     bool explicit_ts;       /* exposed with its own timestamp: no staleness tracking */
 } series_entry;
 
@@ -160,9 +161,61 @@ static const char *const report_names[REP_N] = {
     "up", "scrape_duration_seconds", "scrape_samples_scraped",
     "scrape_samples_post_metric_relabeling", "scrape_series_added"};
 
+/* Compiled metric_relabel_configs, shared by the targets whose specs
+ * pointed to the same array; freed with the last reference (atomic: a
+ * worker may drop a retired target's spec). */
+typedef struct mrules {
+    int refs;
+    relabel_rule *v;
+    size_t n;
+} mrules;
+
+static void mrules_unref(mrules *r) {
+    if (!r || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    for (size_t i = 0; i < r->n; i++) relabel_rule_free(&r->v[i]);
+    fl_free(r->v);
+    fl_free(r);
+}
+
+/* A compiled copy of rules[0..n) (the configuration's rules belong to it). */
+static int mrules_make(const relabel_rule *rules, size_t n, mrules **out) {
+    *out = NULL;
+    mrules *r = fl_calloc(1, sizeof *r);
+    if (!r) return FLINT_ENOMEM;
+    r->refs = 1;
+    if (!(r->v = fl_calloc(n, sizeof *r->v))) {
+        fl_free(r);
+        return FLINT_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const relabel_rule *a = &rules[i];
+        relabel_spec sp = {
+            .action = a->action,
+            .source_labels = (const char *const *)a->source_labels,
+            .nsource_labels = a->nsource_labels,
+            .source_labels_given = a->source_labels_given,
+            .separator = a->separator,
+            .regex = a->regex_given ? a->regex : NULL,
+            .modulus = a->modulus,
+            .target_label = a->target_label,
+            .replacement = a->replacement,
+        };
+        int rc = relabel_rule_init(&r->v[i], &sp);
+        if (rc) {
+            r->n = i;
+            mrules_unref(r);
+            return rc;
+        }
+        r->n = i + 1;
+    }
+    *out = r;
+    return 0;
+}
+
 /* Owned copy of a spec. */
 typedef struct spec_copy {
     scrape_target_spec s;
+    mrules *mr;               /* NULL when there are no rules */
     label *labels;
     char **headers;
     char *url, *user, *password, *ca, *cert, *key;
@@ -215,6 +268,7 @@ struct scrape_manager {
     spec_copy *pending;       /* from set_targets, applied by the thread */
     size_t npending;
     bool has_pending;
+    relabel_scratch rs;       /* metric relabelling on the scrape thread */
 };
 
 const char *scrape_health_name(scrape_health h) {
@@ -226,6 +280,7 @@ const char *scrape_health_name(scrape_health h) {
 }
 
 static void spec_copy_free(spec_copy *c) {
+    mrules_unref(c->mr);
     fl_free(c->labels);
     for (size_t i = 0; c->headers && i < c->s.nheaders; i++) fl_free(c->headers[i]);
     fl_free(c->headers);
@@ -245,7 +300,8 @@ static int dup_opt(const char *s, char **out) {
     return *out ? 0 : FLINT_ENOMEM;
 }
 
-static int spec_copy_make(const scrape_target_spec *in, spec_copy *c) {
+/* `shared`: compiled rules to reuse when in->metric_relabel is theirs. */
+static int spec_copy_make(const scrape_target_spec *in, spec_copy *c, mrules *shared) {
     memset(c, 0, sizeof *c);
     if (!in->url || !*in->url) return flint_error(FLINT_EINVAL, "scrape: target without URL");
     if (in->interval_ms <= 0 || in->timeout_ms <= 0)
@@ -272,6 +328,18 @@ static int spec_copy_make(const scrape_target_spec *in, spec_copy *c) {
     c->s.tls_ca_file = c->ca;
     c->s.tls_cert_file = c->cert;
     c->s.tls_key_file = c->key;
+    c->s.metric_relabel = NULL;
+    c->s.nmetric_relabel = 0;
+    if (in->nmetric_relabel) {
+        if (shared) {
+            __atomic_add_fetch(&shared->refs, 1, __ATOMIC_RELAXED);
+            c->mr = shared;
+        } else if ((rc = mrules_make(in->metric_relabel, in->nmetric_relabel, &c->mr))) {
+            goto fail;
+        }
+        c->s.metric_relabel = c->mr->v;
+        c->s.nmetric_relabel = c->mr->n;
+    }
     return 0;
 fail:
     spec_copy_free(c);
@@ -393,7 +461,7 @@ static int write_stale(target *t, tsdb_appender *app, int64_t ts, bool all) {
 static void mark_stale_done(target *t, bool success) {
     for (size_t i = 0; i < t->cache.nslots; i++) {
         series_entry *e = t->cache.slots[i];
-        if (e) e->in_last_ok = success && e->seen == t->scrape_id && !e->explicit_ts;
+        if (e) e->in_last_ok = success && e->seen == t->scrape_id && !e->explicit_ts && !e->dropped;
     }
 }
 
@@ -408,9 +476,12 @@ static const char *find_label(const label *v, size_t n, const char *name) {
  * Prometheus' mutateSampleLabels: target labels are added; on a conflict
  * honor_labels keeps the exposed value, otherwise the exposed label is
  * renamed exported_<name> (prefixed again while that exists too). Empty
- * values are dropped. `names` collects the allocated names (freed by the
- * caller after copying). */
-static int build_labels(target *t, const expo_sample *s, char **names, size_t *nnames, char *err, size_t errcap) {
+ * values are dropped. Then metric_relabel_configs (strings they create
+ * live in `rs` until its reset). `names` collects the allocated names
+ * (freed by the caller after copying). Returns 0, 1 when relabelling
+ * drops the series, or an error with `err` set. */
+static int build_labels(target *t, const expo_sample *s, relabel_scratch *rs, char **names, size_t *nnames,
+                        char *err, size_t errcap) {
     labels_builder *b = &t->lb;
     lb_reset(b);
     int rc;
@@ -445,6 +516,12 @@ static int build_labels(target *t, const expo_sample *s, char **names, size_t *n
             if ((rc = lb_set(b, nm, exposed))) return rc;
         }
         if ((rc = lb_set(b, tl->name, tl->value))) return rc;
+    }
+    if (sp->nmetric_relabel) {
+        bool keep = true;
+        if ((rc = relabel_process(sp->metric_relabel, sp->nmetric_relabel, b, rs, &keep))) return rc;
+        /* Prometheus: a set the rules drop, or empty them, is dropped */
+        if (!keep || b->n == 0) return 1;
     }
     if ((rc = lb_sort(b))) {
         snprintf(err, errcap, "%s", flint_errmsg());
@@ -495,7 +572,7 @@ typedef struct scrape_result {
 
 /* Parse the body and append every sample into `app`. 0, or an error with
  * res->err set (the caller rolls back). */
-static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_result *res) {
+static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel_scratch *rs, scrape_result *res) {
     expo_format fmt = expo_format_from_content_type(ctype);
     const char *body = t->body ? t->body : ""; /* an empty body is a scrape without samples */
     if (!t->parser_ready) {
@@ -526,30 +603,36 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_
                 snprintf(res->err, sizeof res->err, "too many target labels");
                 return FLINT_ELIMIT;
             }
-            rc = build_labels(t, s, names, &nnames, res->err, sizeof res->err);
-            if (!rc) {
+            rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
+            bool dropped = rc == 1;
+            if (rc == 0 || dropped) {
                 rc = FLINT_ENOMEM;
                 e = fl_calloc(1, sizeof *e);
                 if (e && (e->raw = fl_malloc(s->series_len ? s->series_len : 1)) &&
-                    (e->lset = labels_dup(t->lb.v, t->lb.n))) {
+                    (dropped || (e->lset = labels_dup(t->lb.v, t->lb.n)))) {
+                    e->dropped = dropped;
                     memcpy(e->raw, s->series, s->series_len);
                     e->raw_len = s->series_len;
                     e->raw_hash = h;
-                    e->nlabels = t->lb.n;
+                    e->nlabels = dropped ? 0 : t->lb.n;
                     rc = cache_put(&t->cache, e);
                 }
                 if (rc) {
                     entry_free(e);
                     if (!res->err[0]) snprintf(res->err, sizeof res->err, "out of memory");
-                } else {
+                } else if (!dropped) {
                     res->series_added++;
                 }
             }
             for (size_t i = 0; i < nnames; i++) fl_free(names[i]);
+            if (sp->nmetric_relabel) relabel_scratch_reset(rs);
             if (rc) return rc;
         }
         prev = e; /* entries never move or go away during a scrape */
-        /* metric_relabel_configs would drop samples here (not yet wired) */
+        if (e->dropped) { /* by metric_relabel_configs (cached, as Prometheus' addDropped) */
+            e->seen = t->scrape_id;
+            continue;
+        }
         res->post_relabel++;
         if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
             snprintf(res->err, sizeof res->err, "sample limit exceeded");
@@ -759,7 +842,7 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
         ok = false;
     }
     if (ok) {
-        int rc = append_body(t, app, ct, &res);
+        int rc = append_body(t, app, ct, &m->rs, &res);
         if (!rc) rc = write_stale(t, app, ts, false);
         if (!rc) rc = write_report(t, app, ts, true, dur, res.scraped, res.post_relabel, res.series_added);
         if (!rc) {
@@ -831,6 +914,7 @@ scrape_manager *scrape_manager_new(tsdb *db) {
         return NULL;
     }
     pthread_mutex_init(&m->mu, NULL);
+    relabel_scratch_init(&m->rs);
     return m;
 }
 
@@ -838,7 +922,16 @@ int scrape_manager_set_targets(scrape_manager *m, const scrape_target_spec *spec
     spec_copy *v = n ? fl_calloc(n, sizeof *v) : NULL;
     if (n && !v) return FLINT_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        int rc = spec_copy_make(&specs[i], &v[i]);
+        /* the targets of a job are usually consecutive and share the
+         * job's rules: compile each distinct array once */
+        mrules *shared = NULL;
+        for (size_t j = i; j-- > 0 && !shared;) {
+            if (specs[j].metric_relabel == specs[i].metric_relabel && v[j].mr &&
+                specs[j].nmetric_relabel == specs[i].nmetric_relabel)
+                shared = v[j].mr;
+            if (i - j > 8) break;
+        }
+        int rc = spec_copy_make(&specs[i], &v[i], shared);
         if (rc) {
             for (size_t j = 0; j < i; j++) spec_copy_free(&v[j]);
             fl_free(v);
@@ -1040,6 +1133,7 @@ void scrape_manager_free(scrape_manager *m) {
     for (size_t j = 0; j < m->npending; j++) spec_copy_free(&m->pending[j]);
     fl_free(m->pending);
     curl_multi_cleanup(m->multi);
+    relabel_scratch_free(&m->rs);
     pthread_mutex_destroy(&m->mu);
     fl_free(m);
 }

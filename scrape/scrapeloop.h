@@ -32,6 +32,7 @@
 #ifndef FLINT_SCRAPELOOP_H
 #define FLINT_SCRAPELOOP_H
 
+#include "scrape/relabel.h"
 #include "tsdb/db.h"
 #include "tsdb/labels.h"
 
@@ -61,6 +62,14 @@ typedef struct scrape_target_spec {
     const char *basic_user, *basic_password; /* NULL = no basic auth */
     const char *tls_ca_file, *tls_cert_file, *tls_key_file; /* NULL = none */
     bool tls_insecure_skip_verify;
+    /* metric_relabel_configs, applied in order to every scraped series
+     * after the target labels are attached (Prometheus'
+     * mutateSampleLabels): a series they drop is not stored, does not
+     * count in scrape_samples_post_metric_relabeling and never gets a
+     * stale marker. The manager compiles its own copy, once per distinct
+     * array in one set_targets call (the targets of a job share it). */
+    const relabel_rule *metric_relabel;
+    size_t nmetric_relabel;
 } scrape_target_spec;
 
 typedef enum scrape_health {

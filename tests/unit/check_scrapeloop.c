@@ -40,7 +40,7 @@ typedef struct fixture {
     pthread_mutex_t mu;
     pthread_t conns[MAX_CONN];
     int nconns;
-    atomic_int hits_healthy, hits_healthy2, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
+    atomic_int hits_healthy, hits_healthy2, hits_relabel, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
     int64_t t0;                /* ms at start: base of the exposed timestamps */
     char accept[256];          /* Accept header of the last /healthy request */
     char accept_encoding[64];  /* Accept-Encoding of the last /gzip request */
@@ -129,6 +129,8 @@ static void *conn_main(void *arg) {
         header_value(req, "Accept:", f->accept, sizeof f->accept);
         pthread_mutex_unlock(&f->mu);
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy, 1) + 1);
+    } else if (strcmp(path, "/relabel") == 0) {
+        serve_healthy(fd, atomic_fetch_add(&f->hits_relabel, 1) + 1);
     } else if (strcmp(path, "/healthy2") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy2, 1) + 1);
     } else if (strcmp(path, "/om") == 0) {
@@ -662,6 +664,85 @@ START_TEST(test_scrapeloop_restart) {
 }
 END_TEST
 
+/* Until the target of `job` has at least `n` scrapes (bounded: ~10 s). */
+static uint64_t wait_scrapes(scrape_manager *m, const char *job, uint64_t n) {
+    uint64_t got = 0;
+    for (int i = 0; i < 200; i++) {
+        scrape_target_status *st;
+        size_t nst;
+        ck_assert_int_eq(scrape_manager_targets(m, &st, &nst), 0);
+        const scrape_target_status *s = find_status(st, nst, job);
+        got = s ? s->scrapes : 0;
+        scrape_target_status_free(st, nst);
+        if (got >= n) break;
+        sleep_ms(50);
+    }
+    return got;
+}
+
+/* metric_relabel_configs: a dropped series is never stored (not even a
+ * stale marker when it disappears) and does not count after relabelling;
+ * a replace rule adds a label; the target labels are there before the
+ * rules run (a rule can read `job`). */
+START_TEST(test_scrapeloop_metric_relabel) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    relabel_rule rules[2];
+    const char *src_name[] = {"__name__"};
+    relabel_spec drop = {.action = RELABEL_DROP, .source_labels = src_name, .nsource_labels = 1,
+                         .source_labels_given = true, .regex = "gone_metric|temp"};
+    const char *src_path[] = {"job", "path"};
+    relabel_spec repl = {.action = RELABEL_REPLACE, .source_labels = src_path, .nsource_labels = 2,
+                         .source_labels_given = true, .regex = "(.*);/(.*)", .target_label = "route",
+                         .replacement = "$1-$2"};
+    ck_assert_int_eq(relabel_rule_init(&rules[0], &drop), 0);
+    ck_assert_int_eq(relabel_rule_init(&rules[1], &repl), 0);
+    static tspec t;
+    mk_spec(&t, f.port, "/relabel", "rl");
+    t.s.interval_ms = 300;
+    t.s.timeout_ms = 300;
+    t.s.metric_relabel = rules;
+    t.s.nmetric_relabel = 2;
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    /* the manager compiled its own copy */
+    relabel_rule_free(&rules[0]);
+    relabel_rule_free(&rules[1]);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "rl", 4), 4);
+    scrape_manager_free(m);
+    fixture_stop(&f);
+
+    series_samples x, up;
+    read_series(db, &up, "up", "job", "rl");
+    ck_assert_int_ge(up.n, 4);
+    read_series(db, &x, "temp", NULL, NULL);
+    ck_assert_int_eq(x.nseries, 0);
+    read_series(db, &x, "gone_metric", NULL, NULL); /* dropped, then gone: no stale marker either */
+    ck_assert_int_eq(x.nseries, 0);
+    read_series(db, &x, "req_total", "route", "rl-healthy"); /* job (target label) and path (exposed) */
+    ck_assert_int_eq(x.nseries, 1);
+    ck_assert_int_ge(x.n, 4);
+    read_series(db, &x, "scrape_samples_scraped", "job", "rl");
+    ck_assert(x.v[0] == 6 && x.v[x.n - 1] == 5);
+    read_series(db, &x, "scrape_samples_post_metric_relabeling", "job", "rl");
+    ck_assert(x.v[0] == 4 && x.v[x.n - 1] == 4); /* temp and gone_metric dropped; dup_metric twice */
+    read_series(db, &x, "scrape_series_added", "job", "rl");
+    ck_assert(x.v[0] == 3 && x.v[1] == 0);
+    read_series(db, &x, "dup_metric", "job", "rl");
+    ck_assert_int_eq(x.nseries, 1);
+    ck_assert_msg(!strstr(x.labels, "route"), "%s", x.labels); /* no path label: the regex does not match */
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 Suite *scrapeloop_suite(void) {
     Suite *s = suite_create("scrapeloop");
     TCase *tc = tcase_create("scrapeloop");
@@ -669,6 +750,7 @@ Suite *scrapeloop_suite(void) {
     tcase_add_test(tc, test_scrapeloop_spec_errors);
     tcase_add_test(tc, test_scrapeloop_targets);
     tcase_add_test(tc, test_scrapeloop_restart);
+    tcase_add_test(tc, test_scrapeloop_metric_relabel);
     suite_add_tcase(s, tc);
     return s;
 }
