@@ -22,6 +22,7 @@
 #include "storage/err.h"
 #include "storage/log.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <math.h>
@@ -154,6 +155,173 @@ static void cache_evict(series_cache *c, uint64_t now_id, uint64_t keep) {
     c->n = kept;
 }
 
+/* ---- metadata: interned strings, one entry per family ---------------------- */
+
+/* A reference-counted string shared by every target that exposes it (the
+ * same HELP text on 1,000 node exporters is stored once). Counts change
+ * atomically; a count reaches 0 and the string leaves the table only under
+ * the table's mutex, so a lookup never revives a dying string. */
+typedef struct istr {
+    struct istr *next;
+    uint64_t hash;
+    uint32_t refs;
+    uint32_t len;
+    char s[];
+} istr;
+
+typedef struct md_intern {
+    pthread_mutex_t mu;
+    istr **buckets;
+    size_t nbuckets, n;
+} md_intern;
+
+static void istr_ref(istr *x) {
+    if (x) __atomic_add_fetch(&x->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Caller holds in->mu. */
+static void istr_unref_locked(md_intern *in, istr *x) {
+    if (!x || __atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    istr **pp = &in->buckets[x->hash & (in->nbuckets - 1)];
+    while (*pp != x) pp = &(*pp)->next;
+    *pp = x->next;
+    in->n--;
+    fl_free(x);
+}
+
+/* The interned copy of s[0..len) with one more reference; NULL on OOM. */
+static istr *intern(md_intern *in, const char *s, size_t len) {
+    uint64_t h = XXH3_64bits(s, len);
+    pthread_mutex_lock(&in->mu);
+    istr *x = NULL;
+    if (in->nbuckets) {
+        for (x = in->buckets[h & (in->nbuckets - 1)]; x; x = x->next)
+            if (x->hash == h && x->len == len && memcmp(x->s, s, len) == 0) break;
+    }
+    if (x) {
+        istr_ref(x);
+        pthread_mutex_unlock(&in->mu);
+        return x;
+    }
+    if (in->n + 1 > in->nbuckets) {
+        size_t nb = in->nbuckets ? in->nbuckets * 2 : 256;
+        istr **b = fl_calloc(nb, sizeof *b);
+        if (!b) goto oom;
+        for (size_t i = 0; i < in->nbuckets; i++)
+            for (istr *y = in->buckets[i], *next; y; y = next) {
+                next = y->next;
+                y->next = b[y->hash & (nb - 1)];
+                b[y->hash & (nb - 1)] = y;
+            }
+        fl_free(in->buckets);
+        in->buckets = b;
+        in->nbuckets = nb;
+    }
+    if (len > UINT32_MAX || !(x = fl_malloc(sizeof *x + len + 1))) goto oom;
+    x->hash = h;
+    x->refs = 1;
+    x->len = (uint32_t)len;
+    memcpy(x->s, s, len);
+    x->s[len] = 0;
+    x->next = in->buckets[h & (in->nbuckets - 1)];
+    in->buckets[h & (in->nbuckets - 1)] = x;
+    in->n++;
+    pthread_mutex_unlock(&in->mu);
+    return x;
+oom:
+    pthread_mutex_unlock(&in->mu);
+    return NULL;
+}
+
+static bool istr_eq(const istr *x, const char *s, size_t len) {
+    return x && x->len == len && memcmp(x->s, s, len) == 0;
+}
+
+/* One metric family's HELP/TYPE/UNIT as a target exposed it; help and unit
+ * NULL when not exposed. */
+typedef struct md_entry {
+    istr *name, *help, *unit;
+    expo_type type;
+} md_entry;
+
+static void md_release(md_intern *in, md_entry *v, size_t n) {
+    if (!n) {
+        fl_free(v);
+        return;
+    }
+    pthread_mutex_lock(&in->mu);
+    for (size_t i = 0; i < n; i++) {
+        istr_unref_locked(in, v[i].name);
+        istr_unref_locked(in, v[i].help);
+        istr_unref_locked(in, v[i].unit);
+    }
+    pthread_mutex_unlock(&in->mu);
+    fl_free(v);
+}
+
+/* The metadata of the scrape being parsed. A target usually exposes the
+ * same families in the same order every time: each family is first
+ * compared with the previous scrape's entry after the last match, and
+ * its strings are reused from there without a hash or a lock. */
+typedef struct md_build {
+    md_intern *in;
+    md_entry *v;
+    size_t n, cap;
+    const md_entry *old;
+    size_t nold, hint;
+    const md_entry *match; /* the old entry of the current family, or NULL */
+    bool oom;
+} md_build;
+
+/* `*slot` = the string s[0..len), from the matching old entry when equal. */
+static void md_set(md_build *b, istr **slot, istr *old, const char *s, size_t len) {
+    if (istr_eq(*slot, s, len)) return;
+    istr *x;
+    if (istr_eq(old, s, len)) {
+        x = old;
+        istr_ref(x);
+    } else if (!(x = intern(b->in, s, len))) {
+        b->oom = true;
+        return;
+    }
+    if (*slot) {
+        pthread_mutex_lock(&b->in->mu);
+        istr_unref_locked(b->in, *slot);
+        pthread_mutex_unlock(&b->in->mu);
+    }
+    *slot = x;
+}
+
+static void md_on_meta(md_build *b, int kind, const expo_meta *mt) {
+    if (b->oom) return;
+    md_entry *e = b->n ? &b->v[b->n - 1] : NULL;
+    if (!e || !istr_eq(e->name, mt->name, mt->name_len)) { /* a new family */
+        if (fl_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) {
+            b->oom = true;
+            return;
+        }
+        e = &b->v[b->n];
+        memset(e, 0, sizeof *e);
+        b->match = NULL;
+        for (size_t k = b->hint; k < b->nold && k < b->hint + 2; k++) /* the next, or one removed before it */
+            if (istr_eq(b->old[k].name, mt->name, mt->name_len)) {
+                b->match = &b->old[k];
+                b->hint = k + 1;
+                break;
+            }
+        md_set(b, &e->name, b->match ? b->match->name : NULL, mt->name, mt->name_len);
+        if (b->oom) return;
+        b->n++;
+    }
+    const md_entry *o = b->match;
+    switch (kind) {
+    case EXPO_HELP: md_set(b, &e->help, o ? o->help : NULL, mt->text, mt->text_len); break;
+    case EXPO_UNIT: md_set(b, &e->unit, o ? o->unit : NULL, mt->text, mt->text_len); break;
+    case EXPO_TYPE: e->type = mt->type; break;
+    default: break;
+    }
+}
+
 /* ---- targets ------------------------------------------------------------- */
 
 enum { REP_UP, REP_DURATION, REP_SCRAPED, REP_POST_RELABEL, REP_SERIES_ADDED, REP_N };
@@ -245,6 +413,8 @@ typedef struct target {
     uint64_t rep_refs[REP_N];
     bool rep_written;         /* report series exist (for staleness on removal) */
     labels_builder lb;
+    md_entry *md;             /* metadata of the last successful scrape (swapped under the manager's mutex) */
+    size_t nmd;
     expo_parser parser;
     bool parser_ready;
     /* state for the API (guarded by the manager's mutex) */
@@ -269,6 +439,7 @@ struct scrape_manager {
     size_t npending;
     bool has_pending;
     relabel_scratch rs;       /* metric relabelling on the scrape thread */
+    md_intern intern;         /* HELP/UNIT texts and family names of every target */
 };
 
 const char *scrape_health_name(scrape_health h) {
@@ -379,8 +550,9 @@ static int64_t next_slot(int64_t after, int64_t interval, int64_t offset) {
     return base;
 }
 
-static void target_free(target *t) {
+static void target_free(scrape_manager *m, target *t) {
     if (!t) return;
+    md_release(&m->intern, t->md, t->nmd);
     spec_copy_free(&t->spec);
     fl_free(t->body);
     cache_free(&t->cache);
@@ -572,7 +744,8 @@ typedef struct scrape_result {
 
 /* Parse the body and append every sample into `app`. 0, or an error with
  * res->err set (the caller rolls back). */
-static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel_scratch *rs, scrape_result *res) {
+static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel_scratch *rs, md_build *md,
+                       scrape_result *res) {
     expo_format fmt = expo_format_from_content_type(ctype);
     const char *body = t->body ? t->body : ""; /* an empty body is a scrape without samples */
     if (!t->parser_ready) {
@@ -585,7 +758,10 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel
     const scrape_target_spec *sp = &t->spec.s;
     int r, rc = 0;
     while ((r = expo_next(&t->parser)) > 0) {
-        if (r != EXPO_SAMPLE) continue;
+        if (r != EXPO_SAMPLE) {
+            md_on_meta(md, r, expo_meta_at(&t->parser));
+            continue;
+        }
         const expo_sample *s = expo_sample_at(&t->parser);
         res->scraped++;
         /* the parser says when the raw series is the previous sample's:
@@ -658,6 +834,10 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel
     if (r < 0) {
         snprintf(res->err, sizeof res->err, "%s", r == FLINT_EINVAL ? expo_error(&t->parser) : flint_strerror(r));
         return r;
+    }
+    if (md->oom) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        return FLINT_ENOMEM;
     }
     return 0;
 }
@@ -841,8 +1021,9 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
         snprintf(err, sizeof err, "out of memory");
         ok = false;
     }
+    md_build md = {.in = &m->intern, .old = t->md, .nold = t->nmd};
     if (ok) {
-        int rc = append_body(t, app, ct, &m->rs, &res);
+        int rc = append_body(t, app, ct, &m->rs, &md, &res);
         if (!rc) rc = write_stale(t, app, ts, false);
         if (!rc) rc = write_report(t, app, ts, true, dur, res.scraped, res.post_relabel, res.series_added);
         if (!rc) {
@@ -868,6 +1049,17 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
                       t->spec.s.url, flint_errmsg());
     }
     mark_stale_done(t, ok);
+    if (ok) { /* the metadata of the last successful scrape */
+        pthread_mutex_lock(&m->mu);
+        md_entry *old = t->md;
+        size_t nold = t->nmd;
+        t->md = md.v;
+        t->nmd = md.n;
+        pthread_mutex_unlock(&m->mu);
+        md_release(&m->intern, old, nold);
+    } else {
+        md_release(&m->intern, md.v, md.n);
+    }
     if (t->scrape_id % 16 == 0) cache_evict(&t->cache, t->scrape_id, 4);
     if (!ok)
         flint_log(FLINT_LOG_DEBUG, "scrape", "scrape failed", "target=%s err=\"%s\"", t->spec.s.url, err);
@@ -914,6 +1106,7 @@ scrape_manager *scrape_manager_new(tsdb *db) {
         return NULL;
     }
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->intern.mu, NULL);
     relabel_scratch_init(&m->rs);
     return m;
 }
@@ -1004,7 +1197,7 @@ static void apply_pending(scrape_manager *m) {
             t->offset_ms = scrape_target_offset(&t->spec.s);
             lb_init(&t->lb);
             if (target_build_report_labels(t)) {
-                target_free(t);
+                target_free(m, t);
                 goto oom_i;
             }
         }
@@ -1025,7 +1218,7 @@ static void apply_pending(scrape_manager *m) {
     for (size_t j = 0; j < nold; j++)
         if (!kept[j]) {
             target_retire(m, old[j]);
-            target_free(old[j]);
+            target_free(m, old[j]);
         }
     fl_free(old);
     fl_free(kept);
@@ -1127,13 +1320,16 @@ void scrape_manager_free(scrape_manager *m) {
     scrape_manager_stop(m);
     for (size_t i = 0; i < m->ntargets; i++) {
         end_transfer(m, m->targets[i]);
-        target_free(m->targets[i]);
+        target_free(m, m->targets[i]);
     }
     fl_free(m->targets);
     for (size_t j = 0; j < m->npending; j++) spec_copy_free(&m->pending[j]);
     fl_free(m->pending);
     curl_multi_cleanup(m->multi);
     relabel_scratch_free(&m->rs);
+    assert(m->intern.n == 0);
+    fl_free(m->intern.buckets);
+    pthread_mutex_destroy(&m->intern.mu);
     pthread_mutex_destroy(&m->mu);
     fl_free(m);
 }
@@ -1181,6 +1377,78 @@ void scrape_target_status_free(scrape_target_status *v, size_t n) {
         fl_free(v[i].scrape_url);
         fl_free(v[i].labels);
         fl_free(v[i].last_error);
+    }
+    fl_free(v);
+}
+
+/* ---- metadata API --------------------------------------------------------- */
+
+static int md_out_cmp(const void *pa, const void *pb) {
+    const scrape_metadata *a = pa, *b = pb;
+    int c = strcmp(a->metric, b->metric);
+    if (!c) c = strcmp(a->type, b->type);
+    if (!c) c = strcmp(a->help, b->help);
+    if (!c) c = strcmp(a->unit, b->unit);
+    return c;
+}
+
+int scrape_manager_metadata(scrape_manager *m, const char *metric, size_t limit_per_metric, scrape_metadata **out,
+                            size_t *n) {
+    *out = NULL;
+    *n = 0;
+    scrape_metadata *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc = 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->ntargets && !rc; i++) {
+        const target *t = m->targets[i];
+        for (size_t k = 0; k < t->nmd; k++) {
+            const md_entry *e = &t->md[k];
+            if (metric && strcmp(e->name->s, metric) != 0) continue;
+            if ((rc = fl_grow((void **)&v, &cap, cnt + 1, sizeof *v))) break;
+            scrape_metadata *o = &v[cnt];
+            o->metric = fl_strdup(e->name->s);
+            o->type = expo_type_name(e->type);
+            o->help = fl_strdup(e->help ? e->help->s : "");
+            o->unit = fl_strdup(e->unit ? e->unit->s : "");
+            cnt++;
+            if (!o->metric || !o->help || !o->unit) {
+                rc = FLINT_ENOMEM;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (rc) {
+        scrape_metadata_free(v, cnt);
+        return FLINT_ENOMEM;
+    }
+    if (cnt) qsort(v, cnt, sizeof *v, md_out_cmp);
+    /* unique, and at most limit_per_metric per metric */
+    size_t k = 0, per = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        bool same_metric = k && strcmp(v[k - 1].metric, v[i].metric) == 0;
+        bool dup = same_metric && md_out_cmp(&v[k - 1], &v[i]) == 0;
+        per = same_metric ? per : 0;
+        if (dup || (limit_per_metric && per >= limit_per_metric)) {
+            fl_free(v[i].metric);
+            fl_free(v[i].help);
+            fl_free(v[i].unit);
+            continue;
+        }
+        v[k++] = v[i];
+        per++;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+void scrape_metadata_free(scrape_metadata *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++) {
+        fl_free(v[i].metric);
+        fl_free(v[i].help);
+        fl_free(v[i].unit);
     }
     fl_free(v);
 }

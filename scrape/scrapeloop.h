@@ -131,6 +131,25 @@ void scrape_manager_free(scrape_manager *m);
 int scrape_manager_targets(scrape_manager *m, scrape_target_status **out, size_t *n);
 void scrape_target_status_free(scrape_target_status *v, size_t n);
 
+/* One metric family's metadata (Prometheus' /api/v1/metadata entry). */
+typedef struct scrape_metadata {
+    char *metric;
+    const char *type; /* "counter", "gauge", ..., "unknown" (static) */
+    char *help;       /* "" when the target sent no HELP */
+    char *unit;       /* "" when the target sent no UNIT */
+} scrape_metadata;
+
+/* The HELP/TYPE/UNIT lines of every target's last successful scrape, one
+ * entry per distinct (metric, type, help, unit) across targets, sorted by
+ * metric then type, help, unit. `metric` (NULL = all) keeps one family;
+ * limit_per_metric > 0 keeps the first that many entries of each metric.
+ * Families that had samples but no metadata line are not listed, as in
+ * Prometheus. *out is the caller's: free with scrape_metadata_free.
+ * Thread-safe. 0 or FLINT_ENOMEM. */
+int scrape_manager_metadata(scrape_manager *m, const char *metric, size_t limit_per_metric, scrape_metadata **out,
+                            size_t *n);
+void scrape_metadata_free(scrape_metadata *v, size_t n);
+
 /* The offset of a target within its interval (ms, in [0, interval_ms)):
  * it scrapes at the instants t with t mod interval_ms == offset. */
 int64_t scrape_target_offset(const scrape_target_spec *spec);

@@ -828,24 +828,63 @@ static int h_targets(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
-/* Endpoints whose data flint does not keep yet (no metadata store, no rule
- * evaluation): the empty answers Prometheus gives with nothing loaded, so
- * Grafana's metric browser and alerting views work. */
+/* /api/v1/metadata from the scrape manager's per-target HELP/TYPE/UNIT, as
+ * Prometheus: {"<metric>": [{"type", "help", "unit"}, ...]}, distinct
+ * entries across targets; limit < 0 (default) means none and 0 gives {};
+ * limit_per_metric counts only when > 0. */
+static int md_limit(const char *s, long *out) {
+    *out = -1;
+    if (!s || !*s) return 0;
+    char *end;
+    *out = strtol(s, &end, 10);
+    return *end ? -1 : 0;
+}
+
 static int h_metadata(api_req *q, api_resp *r, const char *arg) {
     (void)arg;
-    const char *limit = param(q, "limit");
-    if (limit && *limit) {
-        char *end;
-        strtol(limit, &end, 10);
-        if (*end) return bad_data(r, "limit must be a number");
+    long limit, per_metric;
+    if (md_limit(param(q, "limit"), &limit)) return bad_data(r, "limit must be a number");
+    if (md_limit(param(q, "limit_per_metric"), &per_metric)) return bad_data(r, "limit_per_metric must be a number");
+    const char *metric = param(q, "metric");
+    scrape_metadata *v = NULL;
+    size_t n = 0;
+    if (q->srv->scraper &&
+        scrape_manager_metadata(q->srv->scraper, metric && *metric ? metric : NULL,
+                                per_metric > 0 ? (size_t)per_metric : 0, &v, &n)) {
+        resp_error(r, "internal", flint_errmsg());
+        return 0;
     }
     resp_begin(r);
     jw_obj_begin(&r->w);
+    long metrics = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool first = i == 0 || strcmp(v[i - 1].metric, v[i].metric) != 0;
+        if (first) {
+            if (limit >= 0 && metrics >= limit) break;
+            if (i) jw_arr_end(&r->w);
+            jw_key(&r->w, v[i].metric);
+            jw_arr_begin(&r->w);
+            metrics++;
+        }
+        jw_obj_begin(&r->w);
+        jw_key(&r->w, "type");
+        jw_cstr(&r->w, v[i].type);
+        jw_key(&r->w, "help");
+        jw_cstr(&r->w, v[i].help);
+        jw_key(&r->w, "unit");
+        jw_cstr(&r->w, v[i].unit);
+        jw_obj_end(&r->w);
+    }
+    if (metrics) jw_arr_end(&r->w);
     jw_obj_end(&r->w);
     resp_end(r, NULL, 0, NULL);
+    scrape_metadata_free(v, n);
     return 0;
 }
 
+/* Endpoints whose data flint does not keep yet (no rule evaluation): the
+ * empty answers Prometheus gives with nothing loaded, so Grafana's
+ * alerting views work. */
 static int h_empty_list(api_resp *r, const char *key) {
     resp_begin(r);
     jw_obj_begin(&r->w);

@@ -131,6 +131,13 @@ static void *conn_main(void *arg) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy, 1) + 1);
     } else if (strcmp(path, "/relabel") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_relabel, 1) + 1);
+    } else if (strcmp(path, "/meta") == 0) {
+        respond(fd, "200 OK", "text/plain; version=0.0.4",
+                "# HELP req_total Requests again.\n# TYPE req_total counter\nreq_total{path=\"x\"} 1\n");
+    } else if (strcmp(path, "/metaom") == 0) {
+        respond(fd, "200 OK", "application/openmetrics-text; version=1.0.0",
+                "# TYPE om_seconds gauge\n# UNIT om_seconds seconds\n# HELP om_seconds Time spent.\n"
+                "om_seconds 1\n# EOF\n");
     } else if (strcmp(path, "/healthy2") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy2, 1) + 1);
     } else if (strcmp(path, "/om") == 0) {
@@ -743,6 +750,84 @@ START_TEST(test_scrapeloop_metric_relabel) {
 }
 END_TEST
 
+/* HELP/TYPE/UNIT per family from each target's last successful scrape,
+ * deduplicated across targets, with the metric filter and the limit per
+ * metric; families without metadata lines are not listed. */
+START_TEST(test_scrapeloop_metadata) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    static tspec ts[5];
+    mk_spec(&ts[0], f.port, "/healthy", "a");
+    mk_spec(&ts[1], f.port, "/healthy2", "b");
+    mk_spec(&ts[2], f.port, "/om", "om");
+    mk_spec(&ts[3], f.port, "/meta", "meta");
+    mk_spec(&ts[4], f.port, "/metaom", "metaom");
+    scrape_target_spec specs[5];
+    for (int i = 0; i < 5; i++) {
+        ts[i].s.interval_ms = 200;
+        ts[i].s.timeout_ms = 200;
+        specs[i] = ts[i].s;
+    }
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    scrape_metadata *v;
+    size_t n;
+    ck_assert_int_eq(scrape_manager_metadata(m, NULL, 0, &v, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    scrape_metadata_free(v, n);
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 5), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    const char *jobs[] = {"a", "b", "om", "meta", "metaom"};
+    for (int i = 0; i < 5; i++) ck_assert_uint_ge(wait_scrapes(m, jobs[i], 3), 3); /* the strings reused */
+
+    ck_assert_int_eq(scrape_manager_metadata(m, NULL, 0, &v, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_str_eq(v[0].metric, "om_events");
+    ck_assert_str_eq(v[0].type, "counter");
+    ck_assert_str_eq(v[0].help, "");
+    ck_assert_str_eq(v[1].metric, "om_seconds");
+    ck_assert_str_eq(v[1].type, "gauge");
+    ck_assert_str_eq(v[1].help, "Time spent.");
+    ck_assert_str_eq(v[1].unit, "seconds");
+    ck_assert_str_eq(v[2].metric, "req_total"); /* a and b: one entry */
+    ck_assert_str_eq(v[2].help, "Requests again.");
+    ck_assert_str_eq(v[3].metric, "req_total");
+    ck_assert_str_eq(v[3].help, "Requests.");
+    ck_assert_str_eq(v[3].type, "counter");
+    ck_assert_str_eq(v[3].unit, "");
+    scrape_metadata_free(v, n);
+    ck_assert_int_eq(scrape_manager_metadata(m, NULL, 1, &v, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(v[2].help, "Requests again.");
+    scrape_metadata_free(v, n);
+    ck_assert_int_eq(scrape_manager_metadata(m, "om_seconds", 0, &v, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].type, "gauge");
+    scrape_metadata_free(v, n);
+    /* a removed target's metadata goes with it */
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 3), 0);
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(scrape_manager_metadata(m, "om_seconds", 0, &v, &n), 0);
+        scrape_metadata_free(v, n);
+        if (!n) break;
+        sleep_ms(20);
+    }
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(scrape_manager_metadata(m, "req_total", 0, &v, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    scrape_metadata_free(v, n);
+    scrape_manager_free(m); /* asserts every interned string was released */
+    fixture_stop(&f);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 Suite *scrapeloop_suite(void) {
     Suite *s = suite_create("scrapeloop");
     TCase *tc = tcase_create("scrapeloop");
@@ -751,6 +836,7 @@ Suite *scrapeloop_suite(void) {
     tcase_add_test(tc, test_scrapeloop_targets);
     tcase_add_test(tc, test_scrapeloop_restart);
     tcase_add_test(tc, test_scrapeloop_metric_relabel);
+    tcase_add_test(tc, test_scrapeloop_metadata);
     suite_add_tcase(s, tc);
     return s;
 }
