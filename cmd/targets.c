@@ -3,10 +3,8 @@
  * list: for every job and every static target, Prometheus' target label
  * processing (scrape/populate.h), then the request settings (limits, auth
  * headers from inline or file credentials, TLS files) in a
- * scrape_target_spec. Used at start and on reload.
- *
- * file_sd_configs are parsed and checked by `flint check config`, but the
- * server does not poll them yet (they are reported with a warning).
+ * scrape_target_spec. Used at start, on reload and when file_sd files
+ * change (target_discovery: the server polls it every few seconds).
  */
 #include "cmd/targets.h"
 #include "scrape/populate.h"
@@ -126,22 +124,82 @@ static int add_target(target_list *tl, const scrape_job *job, const scrape_targe
     return 0;
 }
 
-int target_list_build(const scrape_config *cfg, target_list **out) {
+struct target_discovery {
+    const scrape_config *cfg;
+    filesd_watch *w; /* job by job, file_sd entry by entry */
+    size_t n;
+};
+
+int target_discovery_new(const scrape_config *cfg, target_discovery **out) {
+    *out = NULL;
+    target_discovery *d = fl_calloc(1, sizeof *d);
+    if (!d) return FLINT_ENOMEM;
+    d->cfg = cfg;
+    size_t n = 0;
+    for (size_t j = 0; j < cfg->njobs; j++) n += cfg->jobs[j].nfile_sd;
+    if (n && !(d->w = fl_calloc(n, sizeof *d->w))) {
+        fl_free(d);
+        return FLINT_ENOMEM;
+    }
+    d->n = n;
+    for (size_t i = 0; i < n; i++) filesd_watch_init(&d->w[i]);
+    bool changed;
+    int rc = target_discovery_poll(d, &changed);
+    if (rc) {
+        target_discovery_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+int target_discovery_poll(target_discovery *d, bool *changed) {
+    *changed = false;
+    size_t i = 0;
+    for (size_t j = 0; j < d->cfg->njobs; j++)
+        for (size_t k = 0; k < d->cfg->jobs[j].nfile_sd; k++, i++) {
+            bool c;
+            int rc = filesd_watch_poll(&d->w[i], &d->cfg->jobs[j].file_sd[k], &c);
+            if (rc) return rc;
+            *changed |= c;
+        }
+    return 0;
+}
+
+void target_discovery_free(target_discovery *d) {
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) filesd_watch_free(&d->w[i]);
+    fl_free(d->w);
+    fl_free(d);
+}
+
+static int add_groups(target_list *tl, const scrape_job *job, const scrape_target_group *groups, size_t ngroups,
+                      relabel_scratch *rs) {
+    int rc = 0;
+    for (size_t g = 0; g < ngroups && rc == 0; g++)
+        for (size_t k = 0; k < groups[g].ntargets && rc == 0; k++) {
+            rc = add_target(tl, job, &groups[g], k, rs);
+            relabel_scratch_reset(rs);
+        }
+    return rc;
+}
+
+int target_list_build(const scrape_config *cfg, const target_discovery *d, target_list **out) {
     target_list *tl = fl_calloc(1, sizeof *tl);
     if (!tl) return FLINT_ENOMEM;
     relabel_scratch rs;
     relabel_scratch_init(&rs);
     int rc = 0;
+    size_t wi = 0;
     for (size_t j = 0; j < cfg->njobs && rc == 0; j++) {
         const scrape_job *job = &cfg->jobs[j];
-        if (job->nfile_sd)
-            flint_log(FLINT_LOG_WARN, "scrape", "file_sd_configs are not polled by the server yet; only static targets are scraped",
-                      "job=%s", job->job_name);
-        for (size_t g = 0; g < job->nstatic_groups && rc == 0; g++)
-            for (size_t k = 0; k < job->static_groups[g].ntargets && rc == 0; k++) {
-                rc = add_target(tl, job, &job->static_groups[g], k, &rs);
-                relabel_scratch_reset(&rs);
-            }
+        rc = add_groups(tl, job, job->static_groups, job->nstatic_groups, &rs);
+        for (size_t k = 0; k < job->nfile_sd && rc == 0; k++, wi++) {
+            if (!d) continue;
+            const filesd_watch *w = &d->w[wi];
+            for (size_t f = 0; f < w->nfiles && rc == 0; f++)
+                rc = add_groups(tl, job, w->files[f].f.groups, w->files[f].f.ngroups, &rs);
+        }
     }
     relabel_scratch_free(&rs);
     if (rc) {

@@ -48,6 +48,9 @@ struct api_server {
     size_t max_body_bytes;
     uint16_t port;
     scrape_manager *scraper;
+    int (*reload)(void *ctx, char **errmsg); /* lifecycle API (api_options) */
+    void *reload_ctx;
+    bool enable_lifecycle;
 };
 
 void api_options_default(api_options *o) {
@@ -912,6 +915,26 @@ static int h_healthy(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
+/* POST /-/reload, as Prometheus' web.Handler.reload. */
+static int h_reload(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    api_server *s = q->srv;
+    if (!s->enable_lifecycle) {
+        resp_text(r, 403, "Lifecycle API is not enabled.");
+        return 0;
+    }
+    char *err = NULL;
+    if (!s->reload || s->reload(s->reload_ctx, &err) == 0) {
+        resp_text(r, 200, "");
+    } else {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "failed to reload config: %s\n", err ? err : "unknown error");
+        resp_text(r, 500, msg);
+    }
+    fl_free(err);
+    return 0;
+}
+
 static int h_ready(api_req *q, api_resp *r, const char *arg) {
     (void)q, (void)arg;
     resp_text(r, 200, "Flint Server is Ready.\n");
@@ -995,6 +1018,7 @@ static const struct route {
     {"/api/v1/targets", M_GET, h_targets},
     {"/-/healthy", M_GET | M_HEAD, h_healthy},
     {"/-/ready", M_GET | M_HEAD, h_ready},
+    {"/-/reload", M_POST, h_reload},
     {"/metrics", M_GET, h_metrics},
 };
 
@@ -1053,6 +1077,7 @@ static void dispatch(api_req *q, const char *method, api_resp *r) {
         resp_text(r, 405, "Method Not Allowed\n");
         r->allow = rt == &label_values ? "GET" : rt->methods == (M_GET | M_POST) ? "GET, POST"
                                            : rt->methods == M_GET                 ? "GET"
+                                           : rt->methods == M_POST                ? "POST"
                                                                                   : "GET, HEAD";
         return;
     }
@@ -1271,6 +1296,9 @@ int api_server_start(const api_options *opts, api_server **out) {
     if (!s) return FLINT_ENOMEM;
     s->db = opts->db;
     s->scraper = opts->scraper;
+    s->reload = opts->reload;
+    s->reload_ctx = opts->reload_ctx;
+    s->enable_lifecycle = opts->enable_lifecycle;
     s->engine_opts = opts->engine;
     s->engine = pql_engine_new(&opts->engine);
     s->version = fl_strdup(opts->version ? opts->version : API_COMPAT_VERSION);

@@ -26,6 +26,7 @@
 #include "scrape/scrapeloop.h"
 #include "tsdb/db.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,14 @@ typedef struct api_options {
     unsigned idle_timeout_s;      /* idle connection timeout; 0 = 300 */
     size_t max_body_bytes;        /* largest POST body; 0 = 8 MiB */
     scrape_manager *scraper;      /* borrowed, for /api/v1/targets; NULL = no targets */
+    /* POST /-/reload (Prometheus' lifecycle API): with enable_lifecycle,
+     * calls reload(reload_ctx, &errmsg) from the connection's thread: 0
+     * answers 200 with an empty body; otherwise 500 "failed to reload
+     * config: <errmsg>" (errmsg from fl_malloc or NULL; the server frees
+     * it). Without enable_lifecycle: 403 "Lifecycle API is not enabled." */
+    int (*reload)(void *ctx, char **errmsg);
+    void *reload_ctx;
+    bool enable_lifecycle;
 } api_options;
 
 void api_options_default(api_options *o);

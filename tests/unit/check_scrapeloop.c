@@ -40,7 +40,7 @@ typedef struct fixture {
     pthread_mutex_t mu;
     pthread_t conns[MAX_CONN];
     int nconns;
-    atomic_int hits_healthy, hits_healthy2, hits_relabel, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
+    atomic_int hits_healthy, hits_healthy2, hits_relabel, hits_reload, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
     int64_t t0;                /* ms at start: base of the exposed timestamps */
     char accept[256];          /* Accept header of the last /healthy request */
     char accept_encoding[64];  /* Accept-Encoding of the last /gzip request */
@@ -129,6 +129,8 @@ static void *conn_main(void *arg) {
         header_value(req, "Accept:", f->accept, sizeof f->accept);
         pthread_mutex_unlock(&f->mu);
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy, 1) + 1);
+    } else if (strcmp(path, "/reload") == 0) {
+        serve_healthy(fd, atomic_fetch_add(&f->hits_reload, 1) + 1);
     } else if (strcmp(path, "/relabel") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_relabel, 1) + 1);
     } else if (strcmp(path, "/meta") == 0) {
@@ -828,6 +830,64 @@ START_TEST(test_scrapeloop_metadata) {
 }
 END_TEST
 
+/* A reload (set_targets again) that keeps a target with a new
+ * scrape_interval: its series cache and staleness state survive (no stale
+ * markers at the reload, no series added again, the series that goes away
+ * later gets its marker), and the new interval applies. */
+START_TEST(test_scrapeloop_reload_keeps_state) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    static tspec t;
+    mk_spec(&t, f.port, "/reload", "rl");
+    t.s.interval_ms = 300;
+    t.s.timeout_ms = 300;
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "rl", 1), 1);
+    t.s.interval_ms = 700;
+    t.s.timeout_ms = 500;
+    t.s.sample_limit = 100; /* another option changes too */
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "rl", 5), 5);
+    scrape_target_status *st;
+    size_t n;
+    ck_assert_int_eq(scrape_manager_targets(m, &st, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(st[0].interval_ms, 700);
+    ck_assert_int_eq(st[0].timeout_ms, 500);
+    scrape_target_status_free(st, n);
+    scrape_manager_stop(m);
+    scrape_manager_free(m);
+    fixture_stop(&f);
+
+    series_samples up, x;
+    read_series(db, &up, "up", "job", "rl");
+    ck_assert_int_ge(up.n, 5);
+    for (int i = 0; i < up.n; i++) ck_assert(up.v[i] == 1); /* no stale marker: never removed */
+    ck_assert_int_eq(up.t[up.n - 1] - up.t[up.n - 2], 700);
+    ck_assert_int_eq(up.t[up.n - 2] - up.t[up.n - 3], 700);
+    read_series(db, &x, "scrape_series_added", "job", "rl");
+    ck_assert(x.v[0] == 5);
+    for (int i = 1; i < x.n; i++) ck_assert(x.v[i] == 0); /* the cache survived */
+    read_series(db, &x, "gone_metric", "job", "rl");
+    ck_assert_int_eq(x.n, 3); /* two scrapes, then the marker the kept state knows to write */
+    ck_assert(x.v[1] == 1 && is_stale_nan(x.v[2]));
+    ck_assert_int_eq(x.t[2], up.t[2]);
+    read_series(db, &x, "req_total", "job", "rl");
+    ck_assert_int_eq(x.nseries, 1);
+    for (int i = 0; i < x.n; i++) ck_assert(!isnan(x.v[i]));
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 Suite *scrapeloop_suite(void) {
     Suite *s = suite_create("scrapeloop");
     TCase *tc = tcase_create("scrapeloop");
@@ -837,6 +897,7 @@ Suite *scrapeloop_suite(void) {
     tcase_add_test(tc, test_scrapeloop_restart);
     tcase_add_test(tc, test_scrapeloop_metric_relabel);
     tcase_add_test(tc, test_scrapeloop_metadata);
+    tcase_add_test(tc, test_scrapeloop_reload_keeps_state);
     suite_add_tcase(s, tc);
     return s;
 }
