@@ -141,9 +141,10 @@ static int apply_config(server_config *s, char **errmsg) {
     scrape_config *c = NULL;
     target_discovery *d = NULL;
     int rc = *s->path ? scrape_config_load(s->path, &c, NULL, NULL) : scrape_config_default(&c);
-    if (!rc) rc = target_discovery_new(c, &d);
+    if (!rc) rc = target_discovery_new(c, s->sd, &d);
     if (!rc) rc = push_targets(s, c, d);
     if (rc) {
+        target_discovery_giveback(d, s->sd);
         char msg[1024];
         snprintf(msg, sizeof msg, "couldn't load configuration (--config.file=\"%s\"): %s", s->path,
                  flint_errmsg());

@@ -14,6 +14,7 @@
 #include "storage/fileio.h"
 #include "storage/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -127,25 +128,52 @@ static int add_target(target_list *tl, const scrape_job *job, const scrape_targe
 struct target_discovery {
     const scrape_config *cfg;
     filesd_watch *w; /* job by job, file_sd entry by entry */
+    const scrape_file_sd **sd;
+    size_t *from;    /* index of the watch taken over from `prev`, or SIZE_MAX */
     size_t n;
 };
 
-int target_discovery_new(const scrape_config *cfg, target_discovery **out) {
+static bool file_sd_equal(const scrape_file_sd *a, const scrape_file_sd *b) {
+    if (a->nfiles != b->nfiles) return false;
+    for (size_t i = 0; i < a->nfiles; i++)
+        if (strcmp(a->files[i], b->files[i]) != 0) return false;
+    return true;
+}
+
+int target_discovery_new(const scrape_config *cfg, target_discovery *prev, target_discovery **out) {
     *out = NULL;
     target_discovery *d = fl_calloc(1, sizeof *d);
     if (!d) return FLINT_ENOMEM;
     d->cfg = cfg;
     size_t n = 0;
     for (size_t j = 0; j < cfg->njobs; j++) n += cfg->jobs[j].nfile_sd;
-    if (n && !(d->w = fl_calloc(n, sizeof *d->w))) {
-        fl_free(d);
+    d->n = n;
+    if (n && (!(d->w = fl_calloc(n, sizeof *d->w)) || !(d->sd = fl_calloc(n, sizeof *d->sd)) ||
+              !(d->from = fl_calloc(n, sizeof *d->from)))) {
+        target_discovery_free(d);
         return FLINT_ENOMEM;
     }
-    d->n = n;
-    for (size_t i = 0; i < n; i++) filesd_watch_init(&d->w[i]);
+    size_t i = 0;
+    for (size_t j = 0; j < cfg->njobs; j++)
+        for (size_t k = 0; k < cfg->jobs[j].nfile_sd; k++, i++) {
+            d->sd[i] = &cfg->jobs[j].file_sd[k];
+            d->from[i] = SIZE_MAX;
+            filesd_watch_init(&d->w[i]);
+            /* the same files as before: keep what was read (a broken
+             * file's previous targets too), as Prometheus keeps a
+             * discovery provider whose configuration did not change */
+            for (size_t p = 0; prev && p < prev->n; p++)
+                if (prev->w[p].files && file_sd_equal(prev->sd[p], d->sd[i])) {
+                    d->w[i] = prev->w[p];
+                    filesd_watch_init(&prev->w[p]);
+                    d->from[i] = p;
+                    break;
+                }
+        }
     bool changed;
     int rc = target_discovery_poll(d, &changed);
     if (rc) {
+        target_discovery_giveback(d, prev);
         target_discovery_free(d);
         return rc;
     }
@@ -153,23 +181,32 @@ int target_discovery_new(const scrape_config *cfg, target_discovery **out) {
     return 0;
 }
 
+void target_discovery_giveback(target_discovery *d, target_discovery *prev) {
+    for (size_t i = 0; d && prev && i < d->n; i++)
+        if (d->from[i] != SIZE_MAX) {
+            prev->w[d->from[i]] = d->w[i];
+            filesd_watch_init(&d->w[i]);
+            d->from[i] = SIZE_MAX;
+        }
+}
+
 int target_discovery_poll(target_discovery *d, bool *changed) {
     *changed = false;
-    size_t i = 0;
-    for (size_t j = 0; j < d->cfg->njobs; j++)
-        for (size_t k = 0; k < d->cfg->jobs[j].nfile_sd; k++, i++) {
-            bool c;
-            int rc = filesd_watch_poll(&d->w[i], &d->cfg->jobs[j].file_sd[k], &c);
-            if (rc) return rc;
-            *changed |= c;
-        }
+    for (size_t i = 0; i < d->n; i++) {
+        bool c;
+        int rc = filesd_watch_poll(&d->w[i], d->sd[i], &c);
+        if (rc) return rc;
+        *changed |= c;
+    }
     return 0;
 }
 
 void target_discovery_free(target_discovery *d) {
     if (!d) return;
-    for (size_t i = 0; i < d->n; i++) filesd_watch_free(&d->w[i]);
+    for (size_t i = 0; d->w && i < d->n; i++) filesd_watch_free(&d->w[i]);
     fl_free(d->w);
+    fl_free(d->sd);
+    fl_free(d->from);
     fl_free(d);
 }
 

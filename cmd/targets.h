@@ -15,9 +15,14 @@ typedef struct target_list target_list;
  * configuration is borrowed and must outlive it. */
 typedef struct target_discovery target_discovery;
 
-/* Read every file now (errors logged; such files give no targets). 0 or
- * FLINT_ENOMEM. */
-int target_discovery_new(const scrape_config *cfg, target_discovery **out);
+/* Read every file now (errors logged; such files give no targets). On a
+ * reload pass the running discovery as `prev` (or NULL): an entry listing
+ * the same files takes over prev's watch (so a file broken now keeps the
+ * targets it had), leaving prev's empty; target_discovery_giveback
+ * returns them when the reload is abandoned. 0 or FLINT_ENOMEM (prev as
+ * it was). */
+int target_discovery_new(const scrape_config *cfg, target_discovery *prev, target_discovery **out);
+void target_discovery_giveback(target_discovery *d, target_discovery *prev);
 /* Re-glob, stat, re-read changed files (filesd_watch_poll): *changed when
  * the groups of some file changed. A broken file keeps its previous
  * groups. 0 or FLINT_ENOMEM. */
