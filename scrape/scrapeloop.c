@@ -405,6 +405,15 @@ typedef struct target {
     int64_t start_wall_ms;
     double start_mono;
     char curl_err[CURL_ERROR_SIZE];
+    /* a finished transfer handed to the workers (see "Threads" above) */
+    bool busy;                /* queued or being parsed: the worker owns the series state */
+    bool retired;             /* removed while busy: the worker retires and frees it */
+    struct target *qnext;
+    char fin_err[512];        /* transfer error ("" = body to parse) */
+    char *fin_ct;             /* Content-Type (owned) or NULL */
+    double fin_dur;
+    spec_copy next_spec;      /* options from set_targets while busy */
+    bool has_next_spec;
     /* series */
     series_cache cache;
     uint64_t scrape_id;       /* attempts so far */
@@ -438,9 +447,24 @@ struct scrape_manager {
     spec_copy *pending;       /* from set_targets, applied by the thread */
     size_t npending;
     bool has_pending;
-    relabel_scratch rs;       /* metric relabelling on the scrape thread */
     md_intern intern;         /* HELP/UNIT texts and family names of every target */
+    /* workers: finished transfers are parsed and appended off the scrape
+     * thread; qmu guards the queue, busy/retired and wstop */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcond;
+    target *qhead, *qtail;
+    bool wstop;
+    struct scrape_worker *workers;
+    size_t nworkers;
 };
+
+#define SCRAPE_WORKERS 2
+
+typedef struct scrape_worker {
+    scrape_manager *m;
+    pthread_t thread;
+    relabel_scratch rs;       /* metric relabelling */
+} scrape_worker;
 
 const char *scrape_health_name(scrape_health h) {
     switch (h) {
@@ -553,6 +577,8 @@ static int64_t next_slot(int64_t after, int64_t interval, int64_t offset) {
 static void target_free(scrape_manager *m, target *t) {
     if (!t) return;
     md_release(&m->intern, t->md, t->nmd);
+    fl_free(t->fin_ct);
+    if (t->has_next_spec) spec_copy_free(&t->next_spec);
     spec_copy_free(&t->spec);
     fl_free(t->body);
     cache_free(&t->cache);
@@ -989,28 +1015,49 @@ static void set_state(scrape_manager *m, target *t, bool up, const char *err, do
     pthread_mutex_unlock(&m->mu);
 }
 
-/* A transfer ended: parse, append, report, staleness. */
-static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
-    double dur = mono_s() - t->start_mono;
-    char err[512] = "";
+/* Scrape thread: a transfer ended. Work out its error, release the
+ * handle, and queue the target for a worker (parse, append, report,
+ * staleness); the target is busy until the worker is done. */
+static void transfer_done(scrape_manager *m, target *t, CURLcode cc) {
+    t->fin_dur = mono_s() - t->start_mono;
+    char *err = t->fin_err;
+    size_t errcap = sizeof t->fin_err;
+    err[0] = 0;
     long code = 0;
     const char *ctype = NULL;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
-    char *ct = ctype ? fl_strdup(ctype) : NULL;
+    fl_free(t->fin_ct);
+    t->fin_ct = ctype ? fl_strdup(ctype) : NULL;
     if (t->body_too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-        snprintf(err, sizeof err, "body size limit exceeded");
+        snprintf(err, errcap, "body size limit exceeded");
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
-        snprintf(err, sizeof err, "Get \"%s\": context deadline exceeded", t->spec.s.url);
+        snprintf(err, errcap, "Get \"%s\": context deadline exceeded", t->spec.s.url);
     } else if (cc != CURLE_OK) {
-        snprintf(err, sizeof err, "Get \"%s\": %s", t->spec.s.url, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
+        snprintf(err, errcap, "Get \"%s\": %s", t->spec.s.url, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
     } else if (code != 200) {
         if (strchr(t->status_line, ' '))
-            snprintf(err, sizeof err, "server returned HTTP status %s", t->status_line);
+            snprintf(err, errcap, "server returned HTTP status %s", t->status_line);
         else
-            snprintf(err, sizeof err, "server returned HTTP status %ld %s", code, status_text(code));
+            snprintf(err, errcap, "server returned HTTP status %ld %s", code, status_text(code));
     }
     end_transfer(m, t);
+    pthread_mutex_lock(&m->qmu);
+    t->busy = true;
+    t->qnext = NULL;
+    if (m->qtail) m->qtail->qnext = t;
+    else m->qhead = t;
+    m->qtail = t;
+    pthread_cond_signal(&m->qcond);
+    pthread_mutex_unlock(&m->qmu);
+}
+
+/* Worker: parse, append, report, staleness for a queued target. */
+static void process_scrape(scrape_manager *m, scrape_worker *w, target *t) {
+    double dur = t->fin_dur;
+    char err[512];
+    snprintf(err, sizeof err, "%s", t->fin_err);
+    const char *ct = t->fin_ct;
     t->scrape_id++;
     scrape_result res;
     memset(&res, 0, sizeof res);
@@ -1023,7 +1070,7 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
     }
     md_build md = {.in = &m->intern, .old = t->md, .nold = t->nmd};
     if (ok) {
-        int rc = append_body(t, app, ct, &m->rs, &md, &res);
+        int rc = append_body(t, app, ct, &w->rs, &md, &res);
         if (!rc) rc = write_stale(t, app, ts, false);
         if (!rc) rc = write_report(t, app, ts, true, dur, res.scraped, res.post_relabel, res.series_added);
         if (!rc) {
@@ -1064,7 +1111,6 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
     if (!ok)
         flint_log(FLINT_LOG_DEBUG, "scrape", "scrape failed", "target=%s err=\"%s\"", t->spec.s.url, err);
     set_state(m, t, ok, err, dur);
-    fl_free(ct);
     if (t->body_cap > (1u << 24)) { /* do not keep a huge buffer around */
         fl_free(t->body);
         t->body = NULL;
@@ -1073,9 +1119,10 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
     t->body_len = 0;
 }
 
-/* A removed target: stale markers for its series and report series. */
+/* A removed target: stale markers for its series and report series.
+ * Called by the owner of its series state: the scrape thread (after
+ * end_transfer), or the worker that was busy with it. */
 static void target_retire(scrape_manager *m, target *t) {
-    end_transfer(m, t);
     if (!t->rep_written) return;
     int64_t ts = wall_ms();
     if (ts <= t->last_ts) ts = t->last_ts + 1;
@@ -1088,6 +1135,88 @@ static void target_retire(scrape_manager *m, target *t) {
         rc = append_counted(t, app, &t->rep_refs[i], t->rep_labels[i], n, ts, stale_nan(), &dummy);
     if (rc) tsdb_rollback(app);
     else tsdb_commit(app);
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+/* The worker is done with t: it goes back to the scrape thread, or, when
+ * it was removed meanwhile, is retired (stale markers after everything
+ * the last scrape wrote) and freed here. */
+static void worker_release(scrape_manager *m, target *t) {
+    pthread_mutex_lock(&m->qmu);
+    t->busy = false;
+    bool retired = t->retired;
+    pthread_mutex_unlock(&m->qmu);
+    if (retired) {
+        target_retire(m, t);
+        target_free(m, t);
+    }
+}
+
+static void *worker_main(void *arg) {
+    scrape_worker *w = arg;
+    scrape_manager *m = w->m;
+    for (;;) {
+        pthread_mutex_lock(&m->qmu);
+        while (!m->wstop && !m->qhead) pthread_cond_wait(&m->qcond, &m->qmu);
+        if (m->wstop) { /* what is still queued is dropped by scrape_manager_stop */
+            pthread_mutex_unlock(&m->qmu);
+            break;
+        }
+        target *t = m->qhead;
+        m->qhead = t->qnext;
+        if (!m->qhead) m->qtail = NULL;
+        bool retired = t->retired;
+        pthread_mutex_unlock(&m->qmu);
+        if (!retired) process_scrape(m, w, t);
+        worker_release(m, t);
+    }
+    return NULL;
+}
+
+static void workers_stop(scrape_manager *m) {
+    pthread_mutex_lock(&m->qmu);
+    m->wstop = true;
+    pthread_cond_broadcast(&m->qcond);
+    pthread_mutex_unlock(&m->qmu);
+    for (size_t i = 0; i < m->nworkers; i++) {
+        pthread_join(m->workers[i].thread, NULL);
+        relabel_scratch_free(&m->workers[i].rs);
+    }
+    fl_free(m->workers);
+    m->workers = NULL;
+    m->nworkers = 0;
+    /* finished transfers nobody parsed: dropped, as an aborted scrape */
+    for (target *t; (t = m->qhead);) {
+        m->qhead = t->qnext;
+        t->body_len = 0;
+        worker_release(m, t);
+    }
+    m->qtail = NULL;
+    m->wstop = false;
+}
+
+static int workers_start(scrape_manager *m) {
+    if (!(m->workers = fl_calloc(SCRAPE_WORKERS, sizeof *m->workers))) return FLINT_ENOMEM;
+    for (size_t i = 0; i < SCRAPE_WORKERS; i++) {
+        scrape_worker *w = &m->workers[i];
+        w->m = m;
+        relabel_scratch_init(&w->rs);
+        if (pthread_create(&w->thread, NULL, worker_main, w)) {
+            relabel_scratch_free(&w->rs);
+            workers_stop(m);
+            return flint_error(FLINT_EIO, "scrape: cannot start a worker thread");
+        }
+        m->nworkers++;
+    }
+    return 0;
+}
+
+static bool is_busy(scrape_manager *m, target *t) {
+    pthread_mutex_lock(&m->qmu);
+    bool b = t->busy;
+    pthread_mutex_unlock(&m->qmu);
+    return b;
 }
 
 /* ---- the manager ---------------------------------------------------------- */
@@ -1107,7 +1236,8 @@ scrape_manager *scrape_manager_new(tsdb *db) {
     }
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->intern.mu, NULL);
-    relabel_scratch_init(&m->rs);
+    pthread_mutex_init(&m->qmu, NULL);
+    pthread_cond_init(&m->qcond, NULL);
     return m;
 }
 
@@ -1142,6 +1272,35 @@ int scrape_manager_set_targets(scrape_manager *m, const scrape_target_spec *spec
     pthread_mutex_unlock(&m->mu);
     curl_multi_wakeup(m->multi);
     return 0;
+}
+
+/* Scrape thread, target not busy: the options from the last set_targets. */
+static void apply_next_spec(scrape_manager *m, target *t) {
+    if (!t->has_next_spec) return;
+    int64_t old_interval = t->spec.s.interval_ms;
+    pthread_mutex_lock(&m->mu);
+    spec_copy_free(&t->spec);
+    t->spec = t->next_spec;
+    pthread_mutex_unlock(&m->mu);
+    memset(&t->next_spec, 0, sizeof t->next_spec);
+    t->has_next_spec = false;
+    t->offset_ms = scrape_target_offset(&t->spec.s);
+    if (old_interval != t->spec.s.interval_ms)
+        t->next_ms = next_slot(t->sched_ms, t->spec.s.interval_ms, t->offset_ms);
+}
+
+/* Scrape thread: stop a target no longer listed. Busy with a worker: the
+ * worker retires and frees it when done (so its stale markers come after
+ * everything its last scrape writes); otherwise here. */
+static void target_remove(scrape_manager *m, target *t) {
+    end_transfer(m, t);
+    pthread_mutex_lock(&m->qmu);
+    bool busy = t->busy;
+    if (busy) t->retired = true;
+    pthread_mutex_unlock(&m->qmu);
+    if (busy) return;
+    target_retire(m, t);
+    target_free(m, t);
 }
 
 /* Scrape thread: make the pending list the target list. */
@@ -1180,14 +1339,12 @@ static void apply_pending(scrape_manager *m) {
                 break;
             }
         if (t) {
-            int64_t old_interval = t->spec.s.interval_ms;
-            pthread_mutex_lock(&m->mu);
-            spec_copy_free(&t->spec);
-            t->spec = v[i];
-            pthread_mutex_unlock(&m->mu);
+            /* a worker may be reading the options: they change when it is done */
+            if (t->has_next_spec) spec_copy_free(&t->next_spec);
+            t->next_spec = v[i];
+            t->has_next_spec = true;
             memset(&v[i], 0, sizeof v[i]);
-            t->offset_ms = scrape_target_offset(&t->spec.s);
-            if (old_interval != t->spec.s.interval_ms) t->next_ms = next_slot(t->sched_ms, t->spec.s.interval_ms, t->offset_ms);
+            if (!is_busy(m, t)) apply_next_spec(m, t);
         } else {
             t = fl_calloc(1, sizeof *t);
             if (!t) goto oom_i;
@@ -1216,10 +1373,7 @@ static void apply_pending(scrape_manager *m) {
     m->ntargets = k;
     pthread_mutex_unlock(&m->mu);
     for (size_t j = 0; j < nold; j++)
-        if (!kept[j]) {
-            target_retire(m, old[j]);
-            target_free(m, old[j]);
-        }
+        if (!kept[j]) target_remove(m, old[j]);
     fl_free(old);
     fl_free(kept);
     fl_free(v);
@@ -1245,9 +1399,11 @@ static void *scrape_thread(void *arg) {
         int64_t wake = now + 1000;
         for (size_t i = 0; i < m->ntargets; i++) {
             target *t = m->targets[i];
+            bool busy = is_busy(m, t);
+            if (!busy && t->has_next_spec) apply_next_spec(m, t);
             int64_t iv = t->spec.s.interval_ms;
             if (!t->next_ms) t->next_ms = next_slot(now, iv, t->offset_ms);
-            if (!t->easy && now >= t->next_ms) {
+            if (!t->easy && !busy && now >= t->next_ms) {
                 /* the latest slot <= now: normally next_ms itself; later
                  * when the thread was held up or the manager was stopped
                  * (missed slots are skipped, never caught up) */
@@ -1256,7 +1412,7 @@ static void *scrape_thread(void *arg) {
                 if (start_scrape(m, t))
                     flint_log(FLINT_LOG_ERROR, "scrape", "cannot start a scrape", "target=%s", t->spec.s.url);
                 t->next_ms = next_slot(now, iv, t->offset_ms); /* missed slots are skipped */
-            } else if (t->easy && now >= t->next_ms) {
+            } else if (now >= t->next_ms) { /* in flight or being parsed: the slot is skipped */
                 t->next_ms = next_slot(now, iv, t->offset_ms);
             }
             if (t->next_ms < wake) wake = t->next_ms;
@@ -1270,7 +1426,7 @@ static void *scrape_thread(void *arg) {
             target *t = NULL;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
             CURLcode cc = msg->data.result;
-            if (t) finish_scrape(m, t, cc);
+            if (t) transfer_done(m, t, cc);
         }
         now = wall_ms();
         long curl_tmo = -1;
@@ -1293,13 +1449,17 @@ int scrape_manager_run(scrape_manager *m) {
     m->stop = 0;
     m->running = true;
     pthread_mutex_unlock(&m->mu);
-    if (pthread_create(&m->thread, NULL, scrape_thread, m)) {
+    int rc = workers_start(m);
+    if (!rc && pthread_create(&m->thread, NULL, scrape_thread, m)) {
+        workers_stop(m);
+        rc = flint_error(FLINT_EIO, "scrape: cannot start the scrape thread");
+    }
+    if (rc) {
         pthread_mutex_lock(&m->mu);
         m->running = false;
         pthread_mutex_unlock(&m->mu);
-        return flint_error(FLINT_EIO, "scrape: cannot start the scrape thread");
     }
-    return 0;
+    return rc;
 }
 
 void scrape_manager_stop(scrape_manager *m) {
@@ -1310,6 +1470,7 @@ void scrape_manager_stop(scrape_manager *m) {
     if (!running) return;
     curl_multi_wakeup(m->multi);
     pthread_join(m->thread, NULL);
+    workers_stop(m); /* a parse under way completes; queued bodies are dropped */
     pthread_mutex_lock(&m->mu);
     m->running = false;
     pthread_mutex_unlock(&m->mu);
@@ -1326,7 +1487,8 @@ void scrape_manager_free(scrape_manager *m) {
     for (size_t j = 0; j < m->npending; j++) spec_copy_free(&m->pending[j]);
     fl_free(m->pending);
     curl_multi_cleanup(m->multi);
-    relabel_scratch_free(&m->rs);
+    pthread_cond_destroy(&m->qcond);
+    pthread_mutex_destroy(&m->qmu);
     assert(m->intern.n == 0);
     fl_free(m->intern.buckets);
     pthread_mutex_destroy(&m->intern.mu);

@@ -31,6 +31,7 @@
 /* ---- the fixture server ---------------------------------------------------- */
 
 #define MAX_CONN 512
+#define BIG_SERIES 100000
 
 typedef struct fixture {
     int lfd;
@@ -40,7 +41,7 @@ typedef struct fixture {
     pthread_mutex_t mu;
     pthread_t conns[MAX_CONN];
     int nconns;
-    atomic_int hits_healthy, hits_healthy2, hits_relabel, hits_reload, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
+    atomic_int hits_healthy, hits_healthy2, hits_relabel, hits_reload, big_done, big2_done, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
     int64_t t0;                /* ms at start: base of the exposed timestamps */
     char accept[256];          /* Accept header of the last /healthy request */
     char accept_encoding[64];  /* Accept-Encoding of the last /gzip request */
@@ -129,6 +130,26 @@ static void *conn_main(void *arg) {
         header_value(req, "Accept:", f->accept, sizeof f->accept);
         pthread_mutex_unlock(&f->mu);
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy, 1) + 1);
+    } else if (strcmp(path, "/big") == 0 || strcmp(path, "/big2") == 0) {
+        /* BIG_SERIES series; the counter moves once the client has the
+         * whole body and closed the connection (curl does so at the end
+         * of the transfer, before the manager queues the body) */
+        size_t cap = (size_t)BIG_SERIES * 40 + 1;
+        char *body = malloc(cap);
+        ck_assert_ptr_nonnull(body);
+        size_t n = 0;
+        for (int i = 0; i < BIG_SERIES; i++) n += (size_t)snprintf(body + n, cap - n, "big_metric{i=\"%d\"} 1\n", i);
+        char head[256];
+        int k = snprintf(head, sizeof head,
+                         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
+        send_all(fd, head, (size_t)k);
+        send_all(fd, body, n);
+        free(body);
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {f->stop_pipe[0], POLLIN, 0}};
+        char sink[256];
+        while (poll(p, 2, 10000) > 0 && !p[1].revents && recv(fd, sink, sizeof sink, 0) > 0) {
+        }
+        atomic_fetch_add(path[4] ? &f->big2_done : &f->big_done, 1);
     } else if (strcmp(path, "/reload") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_reload, 1) + 1);
     } else if (strcmp(path, "/relabel") == 0) {
@@ -888,6 +909,113 @@ START_TEST(test_scrapeloop_reload_keeps_state) {
 }
 END_TEST
 
+/* Parsing runs off the transfer thread: while a huge body with expensive
+ * metric relabelling is parsed, a fast target keeps being scraped (its
+ * request count grows between the end of the big transfer and the end of
+ * its processing). Then a target removed while its body is being parsed:
+ * no crash, and its stale markers come after what that scrape wrote. */
+START_TEST(test_scrapeloop_parse_off_thread) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    /* 40 replace rules per new series make the first parse slow; the last
+     * rule drops all (big) or all but i=0..9 (big2) */
+    enum { NRULES = 62 };
+    static relabel_rule rules[NRULES], rules2[NRULES];
+    const char *src_i[] = {"i"}, *src_name[] = {"__name__"};
+    for (int r = 0; r < NRULES - 2; r++) {
+        relabel_spec sp = {.action = RELABEL_REPLACE, .source_labels = src_i, .nsource_labels = 1,
+                           .source_labels_given = true, .regex = "(.*)", .target_label = "x", .replacement = "$1"};
+        ck_assert_int_eq(relabel_rule_init(&rules[r], &sp), 0);
+        ck_assert_int_eq(relabel_rule_init(&rules2[r], &sp), 0);
+    }
+    relabel_spec keep_name = {.action = RELABEL_LABELDROP, .regex = "x"};
+    ck_assert_int_eq(relabel_rule_init(&rules[NRULES - 2], &keep_name), 0);
+    ck_assert_int_eq(relabel_rule_init(&rules2[NRULES - 2], &keep_name), 0);
+    relabel_spec drop_all = {.action = RELABEL_DROP, .source_labels = src_name, .nsource_labels = 1,
+                             .source_labels_given = true, .regex = "big_metric"};
+    relabel_spec drop_most = {.action = RELABEL_DROP, .source_labels = src_i, .nsource_labels = 1,
+                              .source_labels_given = true, .regex = "[0-9]{2,}"};
+    ck_assert_int_eq(relabel_rule_init(&rules[NRULES - 1], &drop_all), 0);
+    ck_assert_int_eq(relabel_rule_init(&rules2[NRULES - 1], &drop_most), 0);
+    static tspec fast, big, big2;
+    mk_spec(&fast, f.port, "/om", "fast");
+    fast.s.interval_ms = 100;
+    fast.s.timeout_ms = 100;
+    mk_spec(&big, f.port, "/big", "big");
+    big.s.interval_ms = 1000;
+    big.s.timeout_ms = 1000;
+    big.s.metric_relabel = rules;
+    big.s.nmetric_relabel = NRULES;
+    mk_spec(&big2, f.port, "/big2", "big2");
+    big2.s.interval_ms = 1000;
+    big2.s.timeout_ms = 1000;
+    big2.s.metric_relabel = rules2;
+    big2.s.nmetric_relabel = NRULES;
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    scrape_target_spec specs[2] = {fast.s, big.s};
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 2), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    for (int i = 0; i < 1000 && !atomic_load(&f.big_done); i++) sleep_ms(10);
+    ck_assert_int_ge(atomic_load(&f.big_done), 1);
+    int fast_at_body = atomic_load(&f.hits_om);
+    ck_assert_uint_ge(wait_scrapes(m, "big", 1), 1); /* parsed and appended */
+    int fast_after_parse = atomic_load(&f.hits_om);
+    scrape_target_status *st;
+    size_t n;
+    ck_assert_int_eq(scrape_manager_targets(m, &st, &n), 0);
+    const scrape_target_status *bs = find_status(st, n, "big");
+    ck_assert_str_eq(bs->last_error, "");
+    fprintf(stderr, "parse_off_thread: big scrape %.3f s (transfer), fast target scraped %d times while the big body "
+                    "was processed\n", bs->last_scrape_duration_s, fast_after_parse - fast_at_body);
+    scrape_target_status_free(st, n);
+    ck_assert_int_ge(fast_after_parse - fast_at_body, 2);
+
+    /* big2: removed as soon as its transfer is over (its body queued or
+     * being parsed) */
+    specs[1] = big2.s;
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 2), 0);
+    for (int i = 0; i < 1000 && !atomic_load(&f.big2_done); i++) sleep_ms(10);
+    ck_assert_int_ge(atomic_load(&f.big2_done), 1);
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 1), 0);
+    for (int i = 0; i < 500; i++) {
+        ck_assert_int_eq(scrape_manager_targets(m, &st, &n), 0);
+        scrape_target_status_free(st, n);
+        if (n == 1) break;
+        sleep_ms(10);
+    }
+    ck_assert_uint_eq(n, 1);
+    scrape_manager_free(m); /* waits for the worker: it finishes the parse, then retires big2 */
+    fixture_stop(&f);
+    for (int r = 0; r < NRULES; r++) {
+        relabel_rule_free(&rules[r]);
+        relabel_rule_free(&rules2[r]);
+    }
+    series_samples up, x;
+    read_series(db, &up, "up", "job", "big2");
+    ck_assert_int_eq(up.n, 2);
+    ck_assert(up.v[0] == 1 && is_stale_nan(up.v[1]));
+    ck_assert_int_gt(up.t[1], up.t[0]);
+    read_series(db, &x, "big_metric", "i", "3");
+    ck_assert_int_eq(x.nseries, 1);
+    ck_assert_int_eq(x.n, 2);
+    ck_assert(x.v[0] == 1 && is_stale_nan(x.v[1]));
+    ck_assert_int_eq(x.t[0], up.t[0]);
+    ck_assert_int_eq(x.t[1], up.t[1]);
+    read_series(db, &x, "big_metric", "i", "10");
+    ck_assert_int_eq(x.nseries, 0);
+    read_series(db, &x, "scrape_samples_post_metric_relabeling", "job", "big");
+    ck_assert(x.n >= 1 && x.v[0] == 0);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 Suite *scrapeloop_suite(void) {
     Suite *s = suite_create("scrapeloop");
     TCase *tc = tcase_create("scrapeloop");
@@ -898,6 +1026,7 @@ Suite *scrapeloop_suite(void) {
     tcase_add_test(tc, test_scrapeloop_metric_relabel);
     tcase_add_test(tc, test_scrapeloop_metadata);
     tcase_add_test(tc, test_scrapeloop_reload_keeps_state);
+    tcase_add_test(tc, test_scrapeloop_parse_off_thread);
     suite_add_tcase(s, tc);
     return s;
 }
