@@ -1,18 +1,25 @@
 /*
  * scrapeloop.c - the scrape manager (scrape/scrapeloop.h): one thread runs
  * a libcurl multi handle for every target; when a transfer ends, the body
- * is parsed and appended (one appender per scrape), then the report series
- * and staleness markers are written.
+ * is queued for a worker, which parses and appends it (one appender per
+ * scrape, metric relabelling, metadata), then writes the report series and
+ * staleness markers.
  *
  * Per target a series cache maps the raw series text of the exposition
  * (`name{labels}` as the target sent it) to the final label set and the
  * cached tsdb ref, as Prometheus' scrapeCache does: a known series costs a
- * hash of its bytes, no label work. The cache also carries what staleness
- * needs: whether the series was in the last successful scrape.
+ * hash of its bytes, no label work (a series metric relabelling dropped is
+ * cached as dropped). The cache also carries what staleness needs: whether
+ * the series was in the last successful scrape. Metadata is one entry per
+ * family per target, its strings interned across targets.
  *
- * Threads: the scrape thread owns the targets' transfers and caches; the
- * mutex guards the target list, the pending list from set_targets and the
- * status fields the API reads.
+ * Threads: the scrape thread owns the transfers and the schedule. A
+ * target's series state (cache, parser, body, counters) belongs to the
+ * scrape thread while the target is not busy, and to one worker from the
+ * moment its body is queued until the worker releases it (busy, under
+ * qmu); options from set_targets wait in next_spec meanwhile. The mutex mu
+ * guards the target list, the pending list from set_targets and what the
+ * API reads (status, spec, metadata vectors).
  */
 #include "scrape/scrapeloop.h"
 
