@@ -75,18 +75,47 @@ static double mono_s(void) {
 
 /* ---- per-target series cache --------------------------------------------- */
 
+/* One allocation per series: the entry, then the final label array, then
+ * the label strings and the raw series bytes (memory per series matters:
+ * a separate block each would cost two more allocation headers). */
 typedef struct series_entry {
     uint64_t raw_hash;
-    char *raw;              /* raw series bytes as exposed (owned) */
-    size_t raw_len;
-    label *lset;            /* final labels (owned, labels_dup) */
-    size_t nlabels;
     uint64_t ref;
     uint64_t seen;          /* id of the last scrape attempt that exposed it */
+    const char *raw;        /* raw series bytes as exposed (in the block) */
+    label *lset;            /* final labels (in the block); NULL when dropped */
+    uint32_t raw_len;
+    uint32_t nlabels;
     bool in_last_ok;        /* exposed by the last successful scrape (staleness) */
     bool dropped;           /* metric relabelling drops it (lset NULL): no append, no staleness */
     bool explicit_ts;       /* exposed with its own timestamp: no staleness tracking */
 } series_entry;
+
+static series_entry *entry_new(uint64_t h, const char *raw, size_t len, const label *lv, size_t n) {
+    if (len > UINT32_MAX || n > UINT32_MAX) return NULL;
+    size_t bytes = sizeof(series_entry) + n * sizeof(label) + len;
+    for (size_t i = 0; i < n; i++) bytes += strlen(lv[i].name) + strlen(lv[i].value) + 2;
+    series_entry *e = fl_malloc(bytes);
+    if (!e) return NULL;
+    memset(e, 0, sizeof *e);
+    e->raw_hash = h;
+    e->lset = n ? (label *)(e + 1) : NULL;
+    e->nlabels = (uint32_t)n;
+    char *p = (char *)(e + 1) + n * sizeof(label);
+    for (size_t i = 0; i < n; i++) {
+        size_t a = strlen(lv[i].name) + 1, b = strlen(lv[i].value) + 1;
+        memcpy(p, lv[i].name, a);
+        e->lset[i].name = p;
+        p += a;
+        memcpy(p, lv[i].value, b);
+        e->lset[i].value = p;
+        p += b;
+    }
+    memcpy(p, raw, len);
+    e->raw = p;
+    e->raw_len = (uint32_t)len;
+    return e;
+}
 
 typedef struct series_cache {
     series_entry **slots;   /* open addressing on raw_hash, NULL = empty */
@@ -94,9 +123,6 @@ typedef struct series_cache {
 } series_cache;
 
 static void entry_free(series_entry *e) {
-    if (!e) return;
-    fl_free(e->raw);
-    fl_free(e->lset);
     fl_free(e);
 }
 
@@ -421,6 +447,7 @@ typedef struct target {
     double fin_dur;
     spec_copy next_spec;      /* options from set_targets while busy */
     bool has_next_spec;
+    bool cache_reset;         /* options that shape series changed: next scrape starts a new cache */
     /* series */
     series_cache cache;
     uint64_t scrape_id;       /* attempts so far */
@@ -816,14 +843,9 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel
             bool dropped = rc == 1;
             if (rc == 0 || dropped) {
                 rc = FLINT_ENOMEM;
-                e = fl_calloc(1, sizeof *e);
-                if (e && (e->raw = fl_malloc(s->series_len ? s->series_len : 1)) &&
-                    (dropped || (e->lset = labels_dup(t->lb.v, t->lb.n)))) {
+                e = entry_new(h, s->series, s->series_len, t->lb.v, dropped ? 0 : t->lb.n);
+                if (e) {
                     e->dropped = dropped;
-                    memcpy(e->raw, s->series, s->series_len);
-                    e->raw_len = s->series_len;
-                    e->raw_hash = h;
-                    e->nlabels = dropped ? 0 : t->lb.n;
                     rc = cache_put(&t->cache, e);
                 }
                 if (rc) {
@@ -1059,8 +1081,38 @@ static void transfer_done(scrape_manager *m, target *t, CURLcode cc) {
     pthread_mutex_unlock(&m->qmu);
 }
 
+/* After a scrape with a new cache: stale markers at ts for the series of
+ * the old cache's last successful scrape. Those the scrape stored again
+ * already have a sample at ts, so their marker is refused and ignored
+ * (Prometheus' end-of-run markers are likewise out of order then); the
+ * others, now stored under other labels or gone, end here. */
+static void stale_old_cache(scrape_manager *m, target *t, series_cache *old, int64_t ts) {
+    tsdb_appender *app = tsdb_appender_begin(m->db);
+    if (!app) return;
+    for (size_t i = 0; i < old->nslots; i++) {
+        series_entry *e = old->slots[i];
+        if (!e || !e->in_last_ok) continue;
+        labels l = {e->lset, e->nlabels};
+        int rc = tsdb_append(app, e->ref, &l, ts, stale_nan(), &e->ref);
+        if (rc && rc != FLINT_EOOO && rc != FLINT_ETOOOLD && rc != FLINT_EDUPSAMPLE) {
+            tsdb_rollback(app);
+            return;
+        }
+    }
+    if (tsdb_commit(app))
+        flint_log(FLINT_LOG_WARN, "scrape", "stale markers after a configuration change failed", "target=%s err=\"%s\"",
+                  t->spec.s.url, flint_errmsg());
+}
+
 /* Worker: parse, append, report, staleness for a queued target. */
 static void process_scrape(scrape_manager *m, scrape_worker *w, target *t) {
+    series_cache old_cache = {0};
+    bool reset = t->cache_reset;
+    if (reset) {
+        old_cache = t->cache;
+        memset(&t->cache, 0, sizeof t->cache);
+        t->cache_reset = false;
+    }
     double dur = t->fin_dur;
     char err[512];
     snprintf(err, sizeof err, "%s", t->fin_err);
@@ -1103,6 +1155,10 @@ static void process_scrape(scrape_manager *m, scrape_worker *w, target *t) {
                       t->spec.s.url, flint_errmsg());
     }
     mark_stale_done(t, ok);
+    if (reset) {
+        stale_old_cache(m, t, &old_cache, ts);
+        cache_free(&old_cache);
+    }
     if (ok) { /* the metadata of the last successful scrape */
         pthread_mutex_lock(&m->mu);
         md_entry *old = t->md;
@@ -1281,9 +1337,25 @@ int scrape_manager_set_targets(scrape_manager *m, const scrape_target_spec *spec
     return 0;
 }
 
+/* Do a and b turn the same exposed series into the same stored ones? Not
+ * when honor_labels/honor_timestamps, the label limits or the metric
+ * relabelling rules differ: then the series cache cannot be kept (as
+ * Prometheus' reusableCache, which only ignores interval, timeout,
+ * sample_limit and the HTTP client settings). */
+static bool spec_same_series(const scrape_target_spec *a, const scrape_target_spec *b) {
+    if (a->honor_labels != b->honor_labels || a->honor_timestamps != b->honor_timestamps ||
+        a->label_limit != b->label_limit || a->label_name_length_limit != b->label_name_length_limit ||
+        a->label_value_length_limit != b->label_value_length_limit || a->nmetric_relabel != b->nmetric_relabel)
+        return false;
+    for (size_t i = 0; i < a->nmetric_relabel; i++)
+        if (!relabel_rule_equal(&a->metric_relabel[i], &b->metric_relabel[i])) return false;
+    return true;
+}
+
 /* Scrape thread, target not busy: the options from the last set_targets. */
 static void apply_next_spec(scrape_manager *m, target *t) {
     if (!t->has_next_spec) return;
+    if (!spec_same_series(&t->spec.s, &t->next_spec.s)) t->cache_reset = true;
     int64_t old_interval = t->spec.s.interval_ms;
     pthread_mutex_lock(&m->mu);
     spec_copy_free(&t->spec);

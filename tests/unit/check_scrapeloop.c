@@ -41,7 +41,7 @@ typedef struct fixture {
     pthread_mutex_t mu;
     pthread_t conns[MAX_CONN];
     int nconns;
-    atomic_int hits_healthy, hits_healthy2, hits_relabel, hits_reload, big_done, big2_done, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
+    atomic_int hits_healthy, hits_healthy2, hits_relabel, hits_relabel2, hits_reload, big_done, big2_done, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
     int64_t t0;                /* ms at start: base of the exposed timestamps */
     char accept[256];          /* Accept header of the last /healthy request */
     char accept_encoding[64];  /* Accept-Encoding of the last /gzip request */
@@ -152,6 +152,8 @@ static void *conn_main(void *arg) {
         atomic_fetch_add(path[4] ? &f->big2_done : &f->big_done, 1);
     } else if (strcmp(path, "/reload") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_reload, 1) + 1);
+    } else if (strcmp(path, "/relabel2") == 0) {
+        serve_healthy(fd, atomic_fetch_add(&f->hits_relabel2, 1) + 1);
     } else if (strcmp(path, "/relabel") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_relabel, 1) + 1);
     } else if (strcmp(path, "/meta") == 0) {
@@ -1016,6 +1018,68 @@ START_TEST(test_scrapeloop_parse_off_thread) {
 }
 END_TEST
 
+/* A reload that changes metric_relabel_configs of a kept target: the new
+ * rules apply to series already seen (a new series cache, as Prometheus'
+ * reusableCache), series stored under the old labels get a stale marker,
+ * those stored the same way again do not, and the target's own report
+ * series continue. */
+START_TEST(test_scrapeloop_reload_new_rules) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    const char *src_name[] = {"__name__"};
+    relabel_rule r1, r2;
+    relabel_spec v1 = {.action = RELABEL_REPLACE, .source_labels = src_name, .nsource_labels = 1,
+                       .source_labels_given = true, .regex = "req_total", .target_label = "v", .replacement = "1"};
+    relabel_spec v2 = v1;
+    v2.replacement = "2";
+    ck_assert_int_eq(relabel_rule_init(&r1, &v1), 0);
+    ck_assert_int_eq(relabel_rule_init(&r2, &v2), 0);
+    static tspec t;
+    mk_spec(&t, f.port, "/relabel2", "rn");
+    t.s.interval_ms = 300;
+    t.s.timeout_ms = 300;
+    t.s.metric_relabel = &r1;
+    t.s.nmetric_relabel = 1;
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    uint64_t before = wait_scrapes(m, "rn", 3);
+    ck_assert_uint_ge(before, 3);
+    t.s.metric_relabel = &r2;
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "rn", before + 3), before + 3);
+    scrape_manager_free(m);
+    fixture_stop(&f);
+    relabel_rule_free(&r1);
+    relabel_rule_free(&r2);
+
+    series_samples up, a, b, x;
+    read_series(db, &up, "up", "job", "rn");
+    for (int i = 0; i < up.n; i++) ck_assert(up.v[i] == 1);
+    read_series(db, &a, "req_total", "v", "1");
+    read_series(db, &b, "req_total", "v", "2");
+    ck_assert_int_eq(a.nseries, 1);
+    ck_assert_int_eq(b.nseries, 1);
+    ck_assert_int_ge(a.n, 4);
+    ck_assert(is_stale_nan(a.v[a.n - 1])); /* the old labels end with the first scrape under the new rules */
+    ck_assert_int_eq(a.t[a.n - 1], b.t[0]);
+    for (int i = 0; i < a.n - 1; i++) ck_assert(!isnan(a.v[i]));
+    for (int i = 0; i < b.n; i++) ck_assert(!isnan(b.v[i]));
+    ck_assert_int_eq(a.n - 1 + b.n, up.n); /* one req_total sample per scrape */
+    read_series(db, &x, "conflict", "job", "rn"); /* unchanged by either rule: no marker */
+    ck_assert_int_eq(x.n, up.n);
+    for (int i = 0; i < x.n; i++) ck_assert(!isnan(x.v[i]));
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 Suite *scrapeloop_suite(void) {
     Suite *s = suite_create("scrapeloop");
     TCase *tc = tcase_create("scrapeloop");
@@ -1027,6 +1091,7 @@ Suite *scrapeloop_suite(void) {
     tcase_add_test(tc, test_scrapeloop_metadata);
     tcase_add_test(tc, test_scrapeloop_reload_keeps_state);
     tcase_add_test(tc, test_scrapeloop_parse_off_thread);
+    tcase_add_test(tc, test_scrapeloop_reload_new_rules);
     suite_add_tcase(s, tc);
     return s;
 }
