@@ -75,45 +75,30 @@ static double mono_s(void) {
 
 /* ---- per-target series cache --------------------------------------------- */
 
-/* One allocation per series: the entry, then the final label array, then
- * the label strings and the raw series bytes (memory per series matters:
- * a separate block each would cost two more allocation headers). */
+/* One allocation per series: the entry, then the raw series bytes. The
+ * final labels are not kept: the tsdb ref stands for them (the head has
+ * them), which saves their copy per series; when a ref is unknown to the
+ * head (the first append was refused, or the series left the head) the
+ * labels are built again from the sample (append_sample). */
 typedef struct series_entry {
     uint64_t raw_hash;
-    uint64_t ref;
+    uint64_t ref;           /* 0 until the head accepted a sample */
     uint64_t seen;          /* id of the last scrape attempt that exposed it */
-    const char *raw;        /* raw series bytes as exposed (in the block) */
-    label *lset;            /* final labels (in the block); NULL when dropped */
     uint32_t raw_len;
-    uint32_t nlabels;
     bool in_last_ok;        /* exposed by the last successful scrape (staleness) */
-    bool dropped;           /* metric relabelling drops it (lset NULL): no append, no staleness */
+    bool dropped;           /* metric relabelling drops it: no append, no staleness */
     bool explicit_ts;       /* exposed with its own timestamp: no staleness tracking */
+    char raw[];             /* raw series bytes as exposed */
 } series_entry;
 
-static series_entry *entry_new(uint64_t h, const char *raw, size_t len, const label *lv, size_t n) {
-    if (len > UINT32_MAX || n > UINT32_MAX) return NULL;
-    size_t bytes = sizeof(series_entry) + n * sizeof(label) + len;
-    for (size_t i = 0; i < n; i++) bytes += strlen(lv[i].name) + strlen(lv[i].value) + 2;
-    series_entry *e = fl_malloc(bytes);
+static series_entry *entry_new(uint64_t h, const char *raw, size_t len) {
+    if (len > UINT32_MAX) return NULL;
+    series_entry *e = fl_malloc(sizeof *e + len);
     if (!e) return NULL;
     memset(e, 0, sizeof *e);
     e->raw_hash = h;
-    e->lset = n ? (label *)(e + 1) : NULL;
-    e->nlabels = (uint32_t)n;
-    char *p = (char *)(e + 1) + n * sizeof(label);
-    for (size_t i = 0; i < n; i++) {
-        size_t a = strlen(lv[i].name) + 1, b = strlen(lv[i].value) + 1;
-        memcpy(p, lv[i].name, a);
-        e->lset[i].name = p;
-        p += a;
-        memcpy(p, lv[i].value, b);
-        e->lset[i].value = p;
-        p += b;
-    }
-    memcpy(p, raw, len);
-    e->raw = p;
     e->raw_len = (uint32_t)len;
+    memcpy(e->raw, raw, len);
     return e;
 }
 
@@ -684,7 +669,8 @@ static int write_stale(target *t, tsdb_appender *app, int64_t ts, bool all) {
         series_entry *e = t->cache.slots[i];
         if (!e || !e->in_last_ok) continue;
         if (!all && e->seen == t->scrape_id && !e->explicit_ts) continue;
-        int rc = append_counted(t, app, &e->ref, e->lset, e->nlabels, ts, stale_nan(), &dummy);
+        int rc = append_counted(t, app, &e->ref, NULL, 0, ts, stale_nan(), &dummy);
+        if (rc == FLINT_ENOTFOUND) continue; /* not in the head: nothing to mark */
         if (rc) return rc;
     }
     return 0;
@@ -802,6 +788,85 @@ typedef struct scrape_result {
     char err[512];
 } scrape_result;
 
+/* One sample: its cache entry (found by the raw series bytes, or made:
+ * labels built, relabelled, checked), the limits, the append. 0, or an
+ * error with res->err set. */
+static int append_sample(target *t, tsdb_appender *app, const expo_sample *s, relabel_scratch *rs,
+                         series_entry **prev, scrape_result *res) {
+    const scrape_target_spec *sp = &t->spec.s;
+    char *names[64];
+    size_t nnames = 0;
+    bool have_labels = false; /* t->lb holds the series' final labels */
+    int rc = 0;
+    if (sp->nlabels > 64) {
+        snprintf(res->err, sizeof res->err, "too many target labels");
+        return FLINT_ELIMIT;
+    }
+    /* the parser says when the raw series is the previous sample's: then
+     * not even the hash is needed */
+    series_entry *e = s->series_repeated ? *prev : NULL;
+    uint64_t h = 0;
+    if (!e) {
+        h = XXH3_64bits(s->series, s->series_len);
+        e = cache_get(&t->cache, h, s->series, s->series_len);
+    }
+    if (!e) {
+        rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
+        bool dropped = rc == 1;
+        if (rc && !dropped) goto out;
+        rc = FLINT_ENOMEM;
+        if ((e = entry_new(h, s->series, s->series_len))) {
+            e->dropped = dropped;
+            rc = cache_put(&t->cache, e);
+        }
+        if (rc) {
+            entry_free(e);
+            snprintf(res->err, sizeof res->err, "out of memory");
+            goto out;
+        }
+        if (!dropped) res->series_added++;
+        have_labels = !dropped;
+    }
+    *prev = e; /* entries never move or go away during a scrape */
+    if (e->dropped) { /* by metric_relabel_configs (cached, as Prometheus' addDropped) */
+        e->seen = t->scrape_id;
+        goto out;
+    }
+    res->post_relabel++;
+    if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
+        snprintf(res->err, sizeof res->err, "sample limit exceeded");
+        rc = FLINT_ELIMIT;
+        goto out;
+    }
+    if (e->seen == t->scrape_id && !s->has_ts) {
+        /* the same series twice in one scrape: Prometheus' head refuses
+         * the second (same timestamp) and counts it; store it once */
+        t->n_dups++;
+        goto out;
+    }
+    e->seen = t->scrape_id;
+    bool own_ts = sp->honor_timestamps && s->has_ts;
+    e->explicit_ts = own_ts;
+    int64_t ts = own_ts ? s->ts_ms : t->sched_ms;
+    for (;;) {
+        labels l = {NULL, 0};
+        if (have_labels) l = lb_labels(&t->lb);
+        rc = append_counted(t, app, &e->ref, l.v, l.n, ts, s->value, &res->appended);
+        if (rc != FLINT_ENOTFOUND || have_labels) break;
+        /* the head does not know the ref: the labels again (nothing was
+         * built in this call, so names is empty) */
+        rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
+        if (rc == 1) rc = 0; /* cannot happen: the rules did not change (a change resets the cache) */
+        if (rc) goto out;
+        have_labels = true;
+    }
+    if (rc) snprintf(res->err, sizeof res->err, "append: %s", flint_errmsg());
+out:
+    for (size_t i = 0; i < nnames; i++) fl_free(names[i]);
+    if (sp->nmetric_relabel && (have_labels || nnames)) relabel_scratch_reset(rs);
+    return rc;
+}
+
 /* Parse the body and append every sample into `app`. 0, or an error with
  * res->err set (the caller rolls back). */
 static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel_scratch *rs, md_build *md,
@@ -815,7 +880,6 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel
         expo_parser_reset(&t->parser, fmt, body, t->body_len);
     }
     series_entry *prev = NULL;
-    const scrape_target_spec *sp = &t->spec.s;
     int r, rc = 0;
     while ((r = expo_next(&t->parser)) > 0) {
         if (r != EXPO_SAMPLE) {
@@ -824,67 +888,7 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel
         }
         const expo_sample *s = expo_sample_at(&t->parser);
         res->scraped++;
-        /* the parser says when the raw series is the previous sample's:
-         * then not even the hash is needed */
-        series_entry *e = s->series_repeated ? prev : NULL;
-        uint64_t h = 0;
-        if (!e) {
-            h = XXH3_64bits(s->series, s->series_len);
-            e = cache_get(&t->cache, h, s->series, s->series_len);
-        }
-        if (!e) {
-            char *names[64];
-            size_t nnames = 0;
-            if (t->spec.s.nlabels > 64) {
-                snprintf(res->err, sizeof res->err, "too many target labels");
-                return FLINT_ELIMIT;
-            }
-            rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
-            bool dropped = rc == 1;
-            if (rc == 0 || dropped) {
-                rc = FLINT_ENOMEM;
-                e = entry_new(h, s->series, s->series_len, t->lb.v, dropped ? 0 : t->lb.n);
-                if (e) {
-                    e->dropped = dropped;
-                    rc = cache_put(&t->cache, e);
-                }
-                if (rc) {
-                    entry_free(e);
-                    if (!res->err[0]) snprintf(res->err, sizeof res->err, "out of memory");
-                } else if (!dropped) {
-                    res->series_added++;
-                }
-            }
-            for (size_t i = 0; i < nnames; i++) fl_free(names[i]);
-            if (sp->nmetric_relabel) relabel_scratch_reset(rs);
-            if (rc) return rc;
-        }
-        prev = e; /* entries never move or go away during a scrape */
-        if (e->dropped) { /* by metric_relabel_configs (cached, as Prometheus' addDropped) */
-            e->seen = t->scrape_id;
-            continue;
-        }
-        res->post_relabel++;
-        if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
-            snprintf(res->err, sizeof res->err, "sample limit exceeded");
-            return FLINT_ELIMIT;
-        }
-        if (e->seen == t->scrape_id && !s->has_ts) {
-            /* the same series twice in one scrape: Prometheus' head refuses
-             * the second (same timestamp) and counts it; store it once */
-            t->n_dups++;
-            continue;
-        }
-        e->seen = t->scrape_id;
-        bool own_ts = sp->honor_timestamps && s->has_ts;
-        e->explicit_ts = own_ts;
-        double v = s->value;
-        rc = append_counted(t, app, &e->ref, e->lset, e->nlabels, own_ts ? s->ts_ms : t->sched_ms, v,
-                            &res->appended);
-        if (rc) {
-            snprintf(res->err, sizeof res->err, "append: %s", flint_errmsg());
-            return rc;
-        }
+        if ((rc = append_sample(t, app, s, rs, &prev, res))) return rc;
     }
     if (r < 0) {
         snprintf(res->err, sizeof res->err, "%s", r == FLINT_EINVAL ? expo_error(&t->parser) : flint_strerror(r));
@@ -1092,9 +1096,9 @@ static void stale_old_cache(scrape_manager *m, target *t, series_cache *old, int
     for (size_t i = 0; i < old->nslots; i++) {
         series_entry *e = old->slots[i];
         if (!e || !e->in_last_ok) continue;
-        labels l = {e->lset, e->nlabels};
-        int rc = tsdb_append(app, e->ref, &l, ts, stale_nan(), &e->ref);
-        if (rc && rc != FLINT_EOOO && rc != FLINT_ETOOOLD && rc != FLINT_EDUPSAMPLE) {
+        labels none = {NULL, 0};
+        int rc = tsdb_append(app, e->ref, &none, ts, stale_nan(), &e->ref);
+        if (rc && rc != FLINT_EOOO && rc != FLINT_ETOOOLD && rc != FLINT_EDUPSAMPLE && rc != FLINT_ENOTFOUND) {
             tsdb_rollback(app);
             return;
         }
@@ -1229,9 +1233,10 @@ static void *worker_main(void *arg) {
         target *t = m->qhead;
         m->qhead = t->qnext;
         if (!m->qhead) m->qtail = NULL;
-        bool retired = t->retired;
         pthread_mutex_unlock(&m->qmu);
-        if (!retired) process_scrape(m, w, t);
+        /* also when removed meanwhile: a body that arrived is stored, as
+         * Prometheus' loop finishes the scrape it is in when stopped */
+        process_scrape(m, w, t);
         worker_release(m, t);
     }
     return NULL;

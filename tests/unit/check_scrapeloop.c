@@ -152,6 +152,10 @@ static void *conn_main(void *arg) {
         atomic_fetch_add(path[4] ? &f->big2_done : &f->big_done, 1);
     } else if (strcmp(path, "/reload") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_reload, 1) + 1);
+    } else if (strcmp(path, "/seeded") == 0) {
+        char body[128];
+        snprintf(body, sizeof body, "seeded_metric 5 %lld\nfresh_metric 1\n", (long long)f->t0);
+        respond(fd, "200 OK", "text/plain; version=0.0.4", body);
     } else if (strcmp(path, "/relabel2") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_relabel2, 1) + 1);
     } else if (strcmp(path, "/relabel") == 0) {
@@ -1080,6 +1084,54 @@ START_TEST(test_scrapeloop_reload_new_rules) {
 }
 END_TEST
 
+/* A series whose samples the head refuses (here: older than what the DB
+ * already has for it) never gets a ref; the cache keeps no labels, so each
+ * scrape builds them again, the refusal is counted, and the scrape stays
+ * up. */
+START_TEST(test_scrapeloop_refused_series) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    static tspec t;
+    mk_spec(&t, f.port, "/seeded", "seeded");
+    t.s.interval_ms = 200;
+    t.s.timeout_ms = 200;
+    const label seeded[] = {{"__name__", "seeded_metric"}, {"instance", t.inst}, {"job", "seeded"}};
+    labels sl = {seeded, 3};
+    tsdb_appender *app = tsdb_appender_begin(db);
+    uint64_t ref = 0;
+    ck_assert_int_eq(tsdb_append(app, 0, &sl, f.t0 + 60000, 1, &ref), 0); /* newer than what the target exposes */
+    ck_assert_int_eq(tsdb_commit(app), 0);
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "seeded", 3), 3);
+    scrape_target_status *st;
+    size_t n;
+    ck_assert_int_eq(scrape_manager_targets(m, &st, &n), 0);
+    ck_assert_str_eq(st[0].last_error, "");
+    ck_assert_uint_ge(st[0].out_of_order_samples, 3);
+    scrape_target_status_free(st, n);
+    scrape_manager_free(m);
+    fixture_stop(&f);
+    series_samples up, x;
+    read_series(db, &up, "up", "job", "seeded");
+    ck_assert_int_ge(up.n, 3);
+    for (int i = 0; i < up.n; i++) ck_assert(up.v[i] == 1);
+    read_series(db, &x, "seeded_metric", "job", "seeded");
+    ck_assert_int_eq(x.n, 1); /* only the seeded sample */
+    read_series(db, &x, "fresh_metric", "job", "seeded");
+    ck_assert_int_eq(x.n, up.n);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 Suite *scrapeloop_suite(void) {
     Suite *s = suite_create("scrapeloop");
     TCase *tc = tcase_create("scrapeloop");
@@ -1092,6 +1144,7 @@ Suite *scrapeloop_suite(void) {
     tcase_add_test(tc, test_scrapeloop_reload_keeps_state);
     tcase_add_test(tc, test_scrapeloop_parse_off_thread);
     tcase_add_test(tc, test_scrapeloop_reload_new_rules);
+    tcase_add_test(tc, test_scrapeloop_refused_series);
     suite_add_tcase(s, tc);
     return s;
 }
