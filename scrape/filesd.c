@@ -532,8 +532,8 @@ static int read_all(const char *path, char **out, size_t *len) {
 }
 
 int filesd_read_file(const char *path, scrape_arena *a, scrape_target_group **groups, size_t *ngroups) {
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     *groups = NULL;
     *ngroups = 0;
     int rc = read_all(path, &buf, &len);

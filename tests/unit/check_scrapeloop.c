@@ -700,10 +700,10 @@ START_TEST(test_scrapeloop_restart) {
 }
 END_TEST
 
-/* Until the target of `job` has at least `n` scrapes (bounded: ~10 s). */
+/* Until the target of `job` has at least `n` scrapes (bounded: ~20 s). */
 static uint64_t wait_scrapes(scrape_manager *m, const char *job, uint64_t n) {
     uint64_t got = 0;
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 400; i++) {
         scrape_target_status *st;
         size_t nst;
         ck_assert_int_eq(scrape_manager_targets(m, &st, &nst), 0);
@@ -1135,7 +1135,7 @@ END_TEST
 Suite *scrapeloop_suite(void) {
     Suite *s = suite_create("scrapeloop");
     TCase *tc = tcase_create("scrapeloop");
-    tcase_set_timeout(tc, 30);
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_scrapeloop_spec_errors);
     tcase_add_test(tc, test_scrapeloop_targets);
     tcase_add_test(tc, test_scrapeloop_restart);
