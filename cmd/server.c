@@ -4,8 +4,13 @@
  * and shuts down cleanly on SIGTERM/SIGINT (WAL synced, lock released).
  * Flags use Prometheus' names so existing command lines carry over.
  *
- * Scraping (issue 3) and the HTTP API/UI (issue 5) attach here; until they
- * land, --config.file and --web.listen-address are parsed and reported.
+ * Scraping: the configuration's targets (static and file_sd) go to the
+ * scrape manager at start; file_sd files are polled every
+ * FILESD_POLL_SECONDS (glob again, stat, re-read what changed) and the
+ * targets rebuilt when a file changed. The configuration is reloaded on
+ * SIGHUP and, with --web.enable-lifecycle, on POST /-/reload; a failed
+ * reload keeps the running configuration. Unchanged targets keep their
+ * state (scrape_manager_set_targets).
  */
 #include "cmd/cmd.h"
 #include "cmd/flags.h"
@@ -147,29 +152,84 @@ static void note_config(const char *path, bool ok) {
     pthread_mutex_unlock(&loaded_config.mu);
 }
 
-/* Load the configuration (the embedded self-scrape one when path is "")
- * and hand its targets to the scrape manager. -1 (logged) on error. */
-static int apply_config(const char *path, scrape_manager *sm) {
+/* Prometheus watches file_sd files with inotify and re-reads them every
+ * refresh_interval (default 5m); flint polls mtime/size/inode every few
+ * seconds instead, which notices the same changes without a watcher. */
+#define FILESD_POLL_SECONDS 5
+
+/* The configuration in force and its file_sd state. The main loop (SIGHUP,
+ * polling) and the HTTP threads (POST /-/reload) change it under mu. */
+typedef struct server_config {
+    pthread_mutex_t mu;
+    const char *path; /* "" = the embedded self-scrape configuration */
+    scrape_manager *sm;
+    scrape_config *cfg;
+    target_discovery *sd;
+} server_config;
+
+/* Targets of (c, d) to the scrape manager. */
+static int push_targets(server_config *s, const scrape_config *c, const target_discovery *d) {
+    target_list *tl;
+    int rc = target_list_build(c, d, &tl);
+    if (rc) return rc;
+    size_t n;
+    const scrape_target_spec *specs = target_list_specs(tl, &n);
+    rc = scrape_manager_set_targets(s->sm, specs, n);
+    if (!rc) flint_log(FLINT_LOG_INFO, "scrape", "targets loaded", "jobs=%zu targets=%zu", c->njobs, n);
+    target_list_free(tl);
+    return rc;
+}
+
+/* Load the configuration, read its file_sd files, hand the targets to the
+ * scrape manager; the new configuration then replaces the running one.
+ * On failure nothing changes: -1, logged, and *errmsg (fl_malloc, when
+ * errmsg is not NULL) in Prometheus' words. */
+static int apply_config(server_config *s, char **errmsg) {
+    pthread_mutex_lock(&s->mu);
     scrape_config *c = NULL;
-    int rc = *path ? scrape_config_load(path, &c, NULL, NULL) : scrape_config_default(&c);
+    target_discovery *d = NULL;
+    int rc = *s->path ? scrape_config_load(s->path, &c, NULL, NULL) : scrape_config_default(&c);
+    if (!rc) rc = target_discovery_new(c, s->sd, &d);
+    if (!rc) rc = push_targets(s, c, d);
     if (rc) {
-        flint_log(FLINT_LOG_ERROR, "main", "loading the configuration failed", "err=\"%s\"", flint_errmsg());
-        note_config(path, false);
+        target_discovery_giveback(d, s->sd);
+        char msg[1024];
+        snprintf(msg, sizeof msg, "couldn't load configuration (--config.file=\"%s\"): %s", s->path,
+                 flint_errmsg());
+        flint_log(FLINT_LOG_ERROR, "main", "loading the configuration failed", "err=\"%s\"", msg);
+        if (errmsg) *errmsg = fl_strdup(msg);
+        note_config(s->path, false);
+        target_discovery_free(d);
+        scrape_config_free(c);
+        pthread_mutex_unlock(&s->mu);
         return -1;
     }
-    target_list *tl;
-    rc = target_list_build(c, &tl);
-    if (rc == 0) {
-        size_t n;
-        const scrape_target_spec *specs = target_list_specs(tl, &n);
-        rc = scrape_manager_set_targets(sm, specs, n);
-        flint_log(FLINT_LOG_INFO, "scrape", "targets loaded", "jobs=%zu targets=%zu", c->njobs, n);
-        target_list_free(tl);
-    }
-    if (rc) flint_log(FLINT_LOG_ERROR, "main", "applying the configuration failed", "err=\"%s\"", flint_errmsg());
-    note_config(path, rc == 0);
-    scrape_config_free(c);
-    return rc ? -1 : 0;
+    target_discovery_free(s->sd);
+    scrape_config_free(s->cfg);
+    s->cfg = c;
+    s->sd = d;
+    note_config(s->path, true);
+    pthread_mutex_unlock(&s->mu);
+    flint_log(FLINT_LOG_INFO, "main", "Completed loading of configuration file", "file=\"%s\"",
+              *s->path ? s->path : "(embedded)");
+    return 0;
+}
+
+/* api_options.reload: POST /-/reload. */
+static int reload_from_api(void *ctx, char **errmsg) {
+    server_config *s = ctx;
+    flint_log(FLINT_LOG_INFO, "main", "reloading configuration", "file=\"%s\" by=api", s->path);
+    return apply_config(s, errmsg);
+}
+
+/* Re-read changed file_sd files; new targets when some file changed. */
+static void poll_file_sd(server_config *s) {
+    pthread_mutex_lock(&s->mu);
+    bool changed = false;
+    int rc = s->sd ? target_discovery_poll(s->sd, &changed) : 0;
+    if (!rc && changed) rc = push_targets(s, s->cfg, s->sd);
+    if (rc) flint_log(FLINT_LOG_ERROR, "discovery", "file_sd refresh failed", "err=\"%s\"", flint_errmsg());
+    pthread_mutex_unlock(&s->mu);
 }
 
 int cmd_server(int argc, char **argv) {
@@ -179,6 +239,7 @@ int cmd_server(int argc, char **argv) {
         {"storage.tsdb.retention.time", FLAG_STRING, "15d", "how long to retain samples", 0, 0},
         {"storage.tsdb.retention.size", FLAG_STRING, "0", "maximum bytes of storage (units B KB MB GB TB PB); 0 = no limit", 0, 0},
         {"web.listen-address", FLAG_STRING, "0.0.0.0:9090", "address to listen on for the UI and API", 0, 0},
+        {"web.enable-lifecycle", FLAG_BOOL, NULL, "enable reload via HTTP request (POST /-/reload)", 0, 0},
         {"query.timeout", FLAG_STRING, "2m", "maximum time a query may take before being aborted", 0, 0},
         {"query.max-samples", FLAG_STRING, "50000000", "maximum number of samples a single query can load into memory", 0, 0},
         {"query.lookback-delta", FLAG_STRING, "5m", "how far back to look for samples of an instant selector", 0, 0},
@@ -242,8 +303,11 @@ int cmd_server(int argc, char **argv) {
     }
     const char *cfg = flag_str(&fs, "config.file");
     scrape_manager *sm = scrape_manager_new(db);
-    if (!sm || apply_config(cfg, sm) != 0) {
+    server_config sc = {.path = cfg, .sm = sm};
+    pthread_mutex_init(&sc.mu, NULL);
+    if (!sm || apply_config(&sc, NULL) != 0) {
         if (sm) scrape_manager_free(sm);
+        pthread_mutex_destroy(&sc.mu);
         tsdb_close(db);
         web_config_free(wc);
         return 1;
@@ -252,11 +316,17 @@ int cmd_server(int argc, char **argv) {
     ao.listen_address = flag_str(&fs, "web.listen-address");
     ao.db = db;
     ao.scraper = sm;
+    ao.reload = reload_from_api;
+    ao.reload_ctx = &sc;
+    ao.enable_lifecycle = flag_bool(&fs, "web.enable-lifecycle");
     ao.version = FLINT_VERSION; /* semver: Grafana reads it */
     api_server *api;
     if (api_server_start(&ao, &api)) {
         flint_log(FLINT_LOG_ERROR, "web", "starting the HTTP API failed", "err=\"%s\"", flint_errmsg());
         scrape_manager_free(sm);
+        target_discovery_free(sc.sd);
+        scrape_config_free(sc.cfg);
+        pthread_mutex_destroy(&sc.mu);
         tsdb_close(db);
         web_config_free(wc);
         return 1;
@@ -271,7 +341,7 @@ int cmd_server(int argc, char **argv) {
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
     flint_log(FLINT_LOG_INFO, "main", "server is ready", NULL);
-    time_t last = time(NULL);
+    time_t last = time(NULL), last_poll = last;
     unsigned ticks = 0;
     while (!stop_requested) {
         struct timespec ts = {0, 200 * 1000 * 1000};
@@ -279,8 +349,12 @@ int cmd_server(int argc, char **argv) {
         if (++ticks % 5 == 0) fl_mem_release(); /* what scrapes and queries freed */
         if (reload_requested) {
             reload_requested = 0;
-            flint_log(FLINT_LOG_INFO, "main", "reloading configuration", "file=\"%s\"", *cfg ? cfg : "(embedded)");
-            apply_config(cfg, sm); /* on error the previous targets stay */
+            flint_log(FLINT_LOG_INFO, "main", "reloading configuration", "file=\"%s\" by=SIGHUP", *cfg ? cfg : "(embedded)");
+            apply_config(&sc, NULL); /* on error the previous configuration stays */
+        }
+        if (time(NULL) - last_poll >= FILESD_POLL_SECONDS) {
+            last_poll = time(NULL);
+            poll_file_sd(&sc);
         }
         if (time(NULL) - last >= 60) {
             last = time(NULL);
@@ -291,6 +365,9 @@ int cmd_server(int argc, char **argv) {
     flint_log(FLINT_LOG_INFO, "main", "received termination signal, shutting down", NULL);
     api_server_stop(api); /* waits for in-flight queries before the DB closes */
     scrape_manager_free(sm); /* stops the scrape thread before the DB closes */
+    target_discovery_free(sc.sd);
+    scrape_config_free(sc.cfg);
+    pthread_mutex_destroy(&sc.mu);
     tsdb_close(db);
     fl_buf_free(&loaded_config.yaml);
     web_config_free(wc);

@@ -3,10 +3,8 @@
  * list: for every job and every static target, Prometheus' target label
  * processing (scrape/populate.h), then the request settings (limits, auth
  * headers from inline or file credentials, TLS files) in a
- * scrape_target_spec. Used at start and on reload.
- *
- * file_sd_configs are parsed and checked by `flint check config`, but the
- * server does not poll them yet (they are reported with a warning).
+ * scrape_target_spec. Used at start, on reload and when file_sd files
+ * change (target_discovery: the server polls it every few seconds).
  */
 #include "cmd/targets.h"
 #include "scrape/populate.h"
@@ -16,6 +14,7 @@
 #include "storage/fileio.h"
 #include "storage/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,26 +119,124 @@ static int add_target(target_list *tl, const scrape_job *job, const scrape_targe
     s->tls_cert_file = job->tls.cert_file;
     s->tls_key_file = job->tls.key_file;
     s->tls_insecure_skip_verify = job->tls.insecure_skip_verify;
+    s->metric_relabel = job->metric_relabel_configs;
+    s->nmetric_relabel = job->nmetric_relabel_configs;
     tl->n++;
     return 0;
 }
 
-int target_list_build(const scrape_config *cfg, target_list **out) {
+struct target_discovery {
+    const scrape_config *cfg;
+    filesd_watch *w; /* job by job, file_sd entry by entry */
+    const scrape_file_sd **sd;
+    size_t *from;    /* index of the watch taken over from `prev`, or SIZE_MAX */
+    size_t n;
+};
+
+static bool file_sd_equal(const scrape_file_sd *a, const scrape_file_sd *b) {
+    if (a->nfiles != b->nfiles) return false;
+    for (size_t i = 0; i < a->nfiles; i++)
+        if (strcmp(a->files[i], b->files[i]) != 0) return false;
+    return true;
+}
+
+int target_discovery_new(const scrape_config *cfg, target_discovery *prev, target_discovery **out) {
+    *out = NULL;
+    target_discovery *d = fl_calloc(1, sizeof *d);
+    if (!d) return FLINT_ENOMEM;
+    d->cfg = cfg;
+    size_t n = 0;
+    for (size_t j = 0; j < cfg->njobs; j++) n += cfg->jobs[j].nfile_sd;
+    d->n = n;
+    if (n && (!(d->w = fl_calloc(n, sizeof *d->w)) || !(d->sd = fl_calloc(n, sizeof *d->sd)) ||
+              !(d->from = fl_calloc(n, sizeof *d->from)))) {
+        target_discovery_free(d);
+        return FLINT_ENOMEM;
+    }
+    size_t i = 0;
+    for (size_t j = 0; j < cfg->njobs; j++)
+        for (size_t k = 0; k < cfg->jobs[j].nfile_sd; k++, i++) {
+            d->sd[i] = &cfg->jobs[j].file_sd[k];
+            d->from[i] = SIZE_MAX;
+            filesd_watch_init(&d->w[i]);
+            /* the same files as before: keep what was read (a broken
+             * file's previous targets too), as Prometheus keeps a
+             * discovery provider whose configuration did not change */
+            for (size_t p = 0; prev && p < prev->n; p++)
+                if (prev->w[p].files && file_sd_equal(prev->sd[p], d->sd[i])) {
+                    d->w[i] = prev->w[p];
+                    filesd_watch_init(&prev->w[p]);
+                    d->from[i] = p;
+                    break;
+                }
+        }
+    bool changed;
+    int rc = target_discovery_poll(d, &changed);
+    if (rc) {
+        target_discovery_giveback(d, prev);
+        target_discovery_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void target_discovery_giveback(target_discovery *d, target_discovery *prev) {
+    for (size_t i = 0; d && prev && i < d->n; i++)
+        if (d->from[i] != SIZE_MAX) {
+            prev->w[d->from[i]] = d->w[i];
+            filesd_watch_init(&d->w[i]);
+            d->from[i] = SIZE_MAX;
+        }
+}
+
+int target_discovery_poll(target_discovery *d, bool *changed) {
+    *changed = false;
+    for (size_t i = 0; i < d->n; i++) {
+        bool c;
+        int rc = filesd_watch_poll(&d->w[i], d->sd[i], &c);
+        if (rc) return rc;
+        *changed |= c;
+    }
+    return 0;
+}
+
+void target_discovery_free(target_discovery *d) {
+    if (!d) return;
+    for (size_t i = 0; d->w && i < d->n; i++) filesd_watch_free(&d->w[i]);
+    fl_free(d->w);
+    fl_free(d->sd);
+    fl_free(d->from);
+    fl_free(d);
+}
+
+static int add_groups(target_list *tl, const scrape_job *job, const scrape_target_group *groups, size_t ngroups,
+                      relabel_scratch *rs) {
+    int rc = 0;
+    for (size_t g = 0; g < ngroups && rc == 0; g++)
+        for (size_t k = 0; k < groups[g].ntargets && rc == 0; k++) {
+            rc = add_target(tl, job, &groups[g], k, rs);
+            relabel_scratch_reset(rs);
+        }
+    return rc;
+}
+
+int target_list_build(const scrape_config *cfg, const target_discovery *d, target_list **out) {
     target_list *tl = fl_calloc(1, sizeof *tl);
     if (!tl) return FLINT_ENOMEM;
     relabel_scratch rs;
     relabel_scratch_init(&rs);
     int rc = 0;
+    size_t wi = 0;
     for (size_t j = 0; j < cfg->njobs && rc == 0; j++) {
         const scrape_job *job = &cfg->jobs[j];
-        if (job->nfile_sd)
-            flint_log(FLINT_LOG_WARN, "scrape", "file_sd_configs are not polled by the server yet; only static targets are scraped",
-                      "job=%s", job->job_name);
-        for (size_t g = 0; g < job->nstatic_groups && rc == 0; g++)
-            for (size_t k = 0; k < job->static_groups[g].ntargets && rc == 0; k++) {
-                rc = add_target(tl, job, &job->static_groups[g], k, &rs);
-                relabel_scratch_reset(&rs);
-            }
+        rc = add_groups(tl, job, job->static_groups, job->nstatic_groups, &rs);
+        for (size_t k = 0; k < job->nfile_sd && rc == 0; k++, wi++) {
+            if (!d) continue;
+            const filesd_watch *w = &d->w[wi];
+            for (size_t f = 0; f < w->nfiles && rc == 0; f++)
+                rc = add_groups(tl, job, w->files[f].f.groups, w->files[f].f.ngroups, &rs);
+        }
     }
     relabel_scratch_free(&rs);
     /* specs[i].headers points at own[i].headers, and own moved each time

@@ -13,6 +13,7 @@
 #include "scrape/yamlutil.h"
 #include "storage/alloc.h"
 #include "storage/err.h"
+#include "storage/log.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -531,8 +532,8 @@ static int read_all(const char *path, char **out, size_t *len) {
 }
 
 int filesd_read_file(const char *path, scrape_arena *a, scrape_target_group **groups, size_t *ngroups) {
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     *groups = NULL;
     *ngroups = 0;
     int rc = read_all(path, &buf, &len);
@@ -616,4 +617,110 @@ bool filesd_changed(const filesd_snapshot *old, const filesd_snapshot *cur) {
     for (size_t i = 0; i < old->nfiles; i++)
         if (filesd_file_changed(&old->files[i], &cur->files[i])) return true;
     return false;
+}
+
+/* ---- watching: the last good groups of every file -------------------------------------- */
+
+void filesd_watch_init(filesd_watch *w) { memset(w, 0, sizeof *w); }
+
+static void watch_entry_free(filesd_watch_entry *e) {
+    scrape_arena_free(&e->arena);
+    fl_free(e->f.errmsg);
+    memset(e, 0, sizeof *e);
+}
+
+void filesd_watch_free(filesd_watch *w) {
+    for (size_t i = 0; i < w->nfiles; i++) watch_entry_free(&w->files[i]);
+    fl_free(w->files);
+    memset(w, 0, sizeof *w);
+}
+
+int filesd_watch_poll(filesd_watch *w, const scrape_file_sd *cfg, bool *changed) {
+    *changed = false;
+    filesd_snapshot snap;
+    int rc = filesd_list(cfg, &snap);
+    if (rc) {
+        filesd_snapshot_free(&snap);
+        return rc;
+    }
+    filesd_watch_entry *nv = fl_calloc(snap.nfiles ? snap.nfiles : 1, sizeof *nv);
+    bool *moved = fl_calloc(w->nfiles ? w->nfiles : 1, sizeof *moved);
+    bool *fresh = fl_calloc(snap.nfiles ? snap.nfiles : 1, sizeof *fresh); /* nv[i] is new, not an old entry */
+    if (!nv || !moved || !fresh) {
+        rc = FLINT_ENOMEM;
+        goto out;
+    }
+    size_t j = 0; /* both lists are sorted by path: merge */
+    for (size_t i = 0; i < snap.nfiles; i++) {
+        const filesd_file *cur = &snap.files[i];
+        while (j < w->nfiles && strcmp(w->files[j].f.path, cur->path) < 0) j++;
+        filesd_watch_entry *old = j < w->nfiles && strcmp(w->files[j].f.path, cur->path) == 0 ? &w->files[j] : NULL;
+        filesd_watch_entry *e = &nv[i];
+        if (old && !filesd_file_changed(&old->f, cur)) {
+            *e = *old;
+            moved[j] = true;
+            continue;
+        }
+        scrape_arena_init(&e->arena);
+        fresh[i] = true;
+        e->f = *cur;
+        e->f.groups = NULL;
+        e->f.ngroups = 0;
+        e->f.errmsg = NULL;
+        if (!(e->f.path = scrape_arena_strdup(&e->arena, cur->path))) {
+            rc = FLINT_ENOMEM;
+            goto out;
+        }
+        rc = filesd_read_file(cur->path, &e->arena, &e->f.groups, &e->f.ngroups);
+        if (rc == FLINT_ENOMEM) goto out;
+        if (rc == 0) {
+            *changed = true; /* new or changed content (an unchanged rewrite counts too) */
+            continue;
+        }
+        /* Prometheus keeps a broken file's previous targets; the file is
+         * read again when it changes */
+        char *msg = fl_strdup(flint_errmsg());
+        if (!msg) {
+            rc = FLINT_ENOMEM;
+            goto out;
+        }
+        flint_log(FLINT_LOG_ERROR, "discovery", "Error reading file", "path=%s err=\"%s\"", cur->path, msg);
+        int err = rc;
+        rc = 0;
+        if (old) {
+            scrape_arena_free(&e->arena);
+            int64_t mt = cur->mtime_ns, sz = cur->size;
+            uint64_t dev = cur->dev, ino = cur->ino;
+            fl_free(old->f.errmsg);
+            old->f.errmsg = NULL;
+            *e = *old;
+            moved[j] = true;
+            fresh[i] = false;
+            e->f.mtime_ns = mt;
+            e->f.size = sz;
+            e->f.dev = dev;
+            e->f.ino = ino;
+        }
+        e->f.err = err;
+        e->f.errmsg = msg;
+    }
+    for (size_t k = 0; k < w->nfiles; k++)
+        if (!moved[k]) {
+            if (w->files[k].f.ngroups) *changed = true; /* a removed file's targets go */
+            watch_entry_free(&w->files[k]);
+        }
+    fl_free(w->files);
+    w->files = nv;
+    w->nfiles = snap.nfiles;
+    nv = NULL;
+out:
+    if (nv) { /* failure: free what was built; the old entries stay the watch's */
+        for (size_t i = 0; fresh && i < snap.nfiles; i++)
+            if (fresh[i]) watch_entry_free(&nv[i]);
+        fl_free(nv);
+    }
+    fl_free(moved);
+    fl_free(fresh);
+    filesd_snapshot_free(&snap);
+    return rc;
 }

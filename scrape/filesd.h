@@ -68,4 +68,30 @@ int filesd_parse(const char *buf, size_t len, const char *name, scrape_arena *a,
 /* Read `path` and parse it. FLINT_EIO/FLINT_ENOTFOUND name the file. */
 int filesd_read_file(const char *path, scrape_arena *a, scrape_target_group **groups, size_t *ngroups);
 
+/* ---- watching (the server's polling) ----------------------------------------------------- */
+
+/* One file of a watch: filesd_file (path, stat, groups; err/errmsg of the
+ * last failed read, errmsg owned) with the arena that owns its groups. */
+typedef struct filesd_watch_entry {
+    filesd_file f;
+    scrape_arena arena;
+} filesd_watch_entry;
+
+/* The current groups of one file_sd_configs entry, file by file. */
+typedef struct filesd_watch {
+    filesd_watch_entry *files; /* sorted by path */
+    size_t nfiles;
+} filesd_watch;
+
+void filesd_watch_init(filesd_watch *w);
+/* Glob and stat again (filesd_list); read the files that are new or whose
+ * mtime, size, device or inode changed; forget the files that no longer
+ * match. A file that cannot be read or parsed keeps its previous groups
+ * (none when it is new), records err/errmsg and is logged, as Prometheus'
+ * file discovery does; it is read again when it changes. *changed: some
+ * file's groups were replaced, added or removed. 0, or FLINT_ENOMEM (the
+ * watch is unchanged). */
+int filesd_watch_poll(filesd_watch *w, const scrape_file_sd *cfg, bool *changed);
+void filesd_watch_free(filesd_watch *w);
+
 #endif

@@ -1,18 +1,28 @@
 /*
  * scrapeloop.c - the scrape manager (scrape/scrapeloop.h): one thread runs
  * a libcurl multi handle for every target; when a transfer ends, the body
- * is parsed and appended (one appender per scrape), then the report series
- * and staleness markers are written.
+ * is queued for a worker, which parses and appends it (one appender per
+ * scrape, metric relabelling, metadata), then writes the report series and
+ * staleness markers.
  *
  * Per target a series cache maps the raw series text of the exposition
- * (`name{labels}` as the target sent it) to the final label set and the
- * cached tsdb ref, as Prometheus' scrapeCache does: a known series costs a
- * hash of its bytes, no label work. The cache also carries what staleness
- * needs: whether the series was in the last successful scrape.
+ * (`name{labels}` as the target sent it) to the cached tsdb ref, as
+ * Prometheus' scrapeCache does: a known series costs a hash of its bytes,
+ * no label work (a series metric relabelling dropped is cached as
+ * dropped). Unlike Prometheus the cache keeps no copy of the final labels
+ * (the head has them behind the ref): about 60 bytes plus the raw text
+ * per series; the labels are built again only when the head does not
+ * know a ref. The cache also carries what staleness needs: whether
+ * the series was in the last successful scrape. Metadata is one entry per
+ * family per target, its strings interned across targets.
  *
- * Threads: the scrape thread owns the targets' transfers and caches; the
- * mutex guards the target list, the pending list from set_targets and the
- * status fields the API reads.
+ * Threads: the scrape thread owns the transfers and the schedule. A
+ * target's series state (cache, parser, body, counters) belongs to the
+ * scrape thread while the target is not busy, and to one worker from the
+ * moment its body is queued until the worker releases it (busy, under
+ * qmu); options from set_targets wait in next_spec meanwhile. The mutex mu
+ * guards the target list, the pending list from set_targets and what the
+ * API reads (status, spec, metadata vectors).
  */
 #include "scrape/scrapeloop.h"
 
@@ -22,6 +32,7 @@
 #include "storage/err.h"
 #include "storage/log.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <math.h>
@@ -67,108 +78,268 @@ static double mono_s(void) {
 
 /* ---- per-target series cache --------------------------------------------- */
 
-/* One slot per series the target exposed recently, 32 bytes, in an open
- * addressing table (linear probing, no per-entry allocation). The key is the
- * 128-bit XXH3 hash of the raw series bytes, not the bytes themselves: two
- * different series of one target colliding needs ~2^64 series, and the
- * table stays a fraction of the head's own per-series memory. The label set
- * is not kept either: the head has it under `ref`, and a series the head
- * dropped (idle long enough to be truncated away) is rebuilt from the
- * sample the next time the target exposes it. */
-enum {
-    SE_USED = 1,        /* slot holds an entry */
-    SE_LAST_OK = 2,     /* exposed by the last successful scrape (staleness) */
-    SE_EXPLICIT_TS = 4, /* exposed with its own timestamp: no staleness tracking */
-};
-
+/* One allocation per series: the entry, then the raw series bytes. The
+ * final labels are not kept: the tsdb ref stands for them (the head has
+ * them), which saves their copy per series; when a ref is unknown to the
+ * head (the first append was refused, or the series left the head) the
+ * labels are built again from the sample (append_sample). */
 typedef struct series_entry {
-    uint64_t h_lo, h_hi;    /* XXH3-128 of the raw series bytes */
-    uint64_t ref;           /* tsdb ref; 0 = none yet */
-    uint32_t seen;          /* low bits of the last scrape attempt that exposed it */
-    uint32_t flags;         /* SE_* */
+    uint64_t raw_hash;
+    uint64_t ref;           /* 0 until the head accepted a sample */
+    uint64_t seen;          /* id of the last scrape attempt that exposed it */
+    uint32_t raw_len;
+    bool in_last_ok;        /* exposed by the last successful scrape (staleness) */
+    bool dropped;           /* metric relabelling drops it: no append, no staleness */
+    bool explicit_ts;       /* exposed with its own timestamp: no staleness tracking */
+    char raw[];             /* raw series bytes as exposed */
 } series_entry;
 
+static series_entry *entry_new(uint64_t h, const char *raw, size_t len) {
+    if (len > UINT32_MAX) return NULL;
+    series_entry *e = fl_malloc(sizeof *e + len);
+    if (!e) return NULL;
+    memset(e, 0, sizeof *e);
+    e->raw_hash = h;
+    e->raw_len = (uint32_t)len;
+    memcpy(e->raw, raw, len);
+    return e;
+}
+
 typedef struct series_cache {
-    series_entry *slots;    /* nslots, a power of two; flags == 0: empty */
+    series_entry **slots;   /* open addressing on raw_hash, NULL = empty */
     size_t nslots, n;
 } series_cache;
 
-/* Fill at most 7/8 of the slots: 100,000 series fit 131,072 (4 MiB). */
-#define CACHE_FULL(n, nslots) ((n) * 8 > (nslots) * 7)
+static void entry_free(series_entry *e) {
+    fl_free(e);
+}
 
 static void cache_free(series_cache *c) {
+    for (size_t i = 0; i < c->nslots; i++) entry_free(c->slots[i]);
     fl_free(c->slots);
     memset(c, 0, sizeof *c);
 }
 
-static inline size_t cache_home(uint64_t h_lo, size_t mask) { return (size_t)h_lo & mask; }
-
-static series_entry *cache_get(const series_cache *c, XXH128_hash_t h) {
+static series_entry *cache_get(const series_cache *c, uint64_t h, const char *raw, size_t len) {
     if (!c->nslots) return NULL;
     size_t mask = c->nslots - 1;
-    for (size_t i = cache_home(h.low64, mask);; i = (i + 1) & mask) {
-        series_entry *e = &c->slots[i];
-        if (!e->flags) return NULL;
-        if (e->h_lo == h.low64 && e->h_hi == h.high64) return e;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        series_entry *e = c->slots[i];
+        if (!e) return NULL;
+        if (e->raw_hash == h && e->raw_len == len && memcmp(e->raw, raw, len) == 0) return e;
     }
 }
 
-static series_entry *cache_place(series_entry *slots, size_t nslots, const series_entry *e) {
-    size_t mask = nslots - 1, i = cache_home(e->h_lo, mask);
-    while (slots[i].flags) i = (i + 1) & mask;
-    slots[i] = *e;
-    return &slots[i];
+static void cache_place(series_entry **slots, size_t nslots, series_entry *e) {
+    size_t mask = nslots - 1;
+    size_t i = e->raw_hash & mask;
+    while (slots[i]) i = (i + 1) & mask;
+    slots[i] = e;
 }
 
-/* Insert a new entry (not present). Pointers into the table are invalid
- * after a call (it may grow). */
-static series_entry *cache_put(series_cache *c, XXH128_hash_t h) {
-    if (!c->nslots || CACHE_FULL(c->n + 1, c->nslots)) {
+static int cache_put(series_cache *c, series_entry *e) {
+    if ((c->n + 1) * 2 > c->nslots) {
         size_t ns = c->nslots ? c->nslots * 2 : 256;
-        series_entry *slots = fl_calloc(ns, sizeof *slots);
-        if (!slots) return NULL;
+        series_entry **slots = fl_calloc(ns, sizeof *slots);
+        if (!slots) return FLINT_ENOMEM;
         for (size_t i = 0; i < c->nslots; i++)
-            if (c->slots[i].flags) cache_place(slots, ns, &c->slots[i]);
+            if (c->slots[i]) cache_place(slots, ns, c->slots[i]);
         fl_free(c->slots);
         c->slots = slots;
         c->nslots = ns;
     }
-    series_entry e = {.h_lo = h.low64, .h_hi = h.high64, .flags = SE_USED};
+    cache_place(c->slots, c->nslots, e);
     c->n++;
-    return cache_place(c->slots, c->nslots, &e);
-}
-
-/* Remove slot i by shifting the rest of its cluster back (no tombstones). */
-static void cache_remove_at(series_cache *c, size_t i) {
-    size_t mask = c->nslots - 1;
-    for (size_t j = i;;) {
-        j = (j + 1) & mask;
-        if (!c->slots[j].flags) break;
-        size_t k = cache_home(c->slots[j].h_lo, mask);
-        /* the entry at j may move to i unless its home lies cyclically in (i, j] */
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays) continue;
-        c->slots[i] = c->slots[j];
-        i = j;
-    }
-    memset(&c->slots[i], 0, sizeof c->slots[i]);
-    c->n--;
+    return 0;
 }
 
 /* Drop entries not exposed for `keep` scrape attempts and not needed for
  * staleness (Prometheus drops them after one; a few more spare the label
- * work for series that flap). In place: the scan starts after an empty
- * slot so every cluster is walked in probe order, and a slot is looked at
- * again after a removal shifted another entry into it. */
-static void cache_evict(series_cache *c, uint32_t now_id, uint32_t keep) {
-    if (!c->n) return;
-    size_t mask = c->nslots - 1, start = 0;
-    while (c->slots[start].flags) start = (start + 1) & mask; /* the table is never full */
-    for (size_t step = 0; step < c->nslots; step++) {
-        size_t i = (start + 1 + step) & mask;
-        while (c->slots[i].flags && !(c->slots[i].flags & SE_LAST_OK) &&
-               (uint32_t)(now_id - c->slots[i].seen) > keep)
-            cache_remove_at(c, i);
+ * work for series that flap). Rebuilds the table: no tombstones. */
+static void cache_evict(series_cache *c, uint64_t now_id, uint64_t keep) {
+    if (!c->nslots) return;
+    series_entry **tmp = fl_calloc(c->nslots, sizeof *tmp);
+    if (!tmp) return; /* evict next time */
+    size_t kept = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        series_entry *e = c->slots[i];
+        if (!e) continue;
+        if (!e->in_last_ok && e->seen + keep < now_id) {
+            entry_free(e);
+            continue;
+        }
+        cache_place(tmp, c->nslots, e);
+        kept++;
+    }
+    fl_free(c->slots);
+    c->slots = tmp;
+    c->n = kept;
+}
+
+/* ---- metadata: interned strings, one entry per family ---------------------- */
+
+/* A reference-counted string shared by every target that exposes it (the
+ * same HELP text on 1,000 node exporters is stored once). Counts change
+ * atomically; a count reaches 0 and the string leaves the table only under
+ * the table's mutex, so a lookup never revives a dying string. */
+typedef struct istr {
+    struct istr *next;
+    uint64_t hash;
+    uint32_t refs;
+    uint32_t len;
+    char s[];
+} istr;
+
+typedef struct md_intern {
+    pthread_mutex_t mu;
+    istr **buckets;
+    size_t nbuckets, n;
+} md_intern;
+
+static void istr_ref(istr *x) {
+    if (x) __atomic_add_fetch(&x->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Caller holds in->mu. */
+static void istr_unref_locked(md_intern *in, istr *x) {
+    if (!x || __atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    istr **pp = &in->buckets[x->hash & (in->nbuckets - 1)];
+    while (*pp != x) pp = &(*pp)->next;
+    *pp = x->next;
+    in->n--;
+    fl_free(x);
+}
+
+/* The interned copy of s[0..len) with one more reference; NULL on OOM. */
+static istr *intern(md_intern *in, const char *s, size_t len) {
+    uint64_t h = XXH3_64bits(s, len);
+    pthread_mutex_lock(&in->mu);
+    istr *x = NULL;
+    if (in->nbuckets) {
+        for (x = in->buckets[h & (in->nbuckets - 1)]; x; x = x->next)
+            if (x->hash == h && x->len == len && memcmp(x->s, s, len) == 0) break;
+    }
+    if (x) {
+        istr_ref(x);
+        pthread_mutex_unlock(&in->mu);
+        return x;
+    }
+    if (in->n + 1 > in->nbuckets) {
+        size_t nb = in->nbuckets ? in->nbuckets * 2 : 256;
+        istr **b = fl_calloc(nb, sizeof *b);
+        if (!b) goto oom;
+        for (size_t i = 0; i < in->nbuckets; i++)
+            for (istr *y = in->buckets[i], *next; y; y = next) {
+                next = y->next;
+                y->next = b[y->hash & (nb - 1)];
+                b[y->hash & (nb - 1)] = y;
+            }
+        fl_free(in->buckets);
+        in->buckets = b;
+        in->nbuckets = nb;
+    }
+    if (len > UINT32_MAX || !(x = fl_malloc(sizeof *x + len + 1))) goto oom;
+    x->hash = h;
+    x->refs = 1;
+    x->len = (uint32_t)len;
+    memcpy(x->s, s, len);
+    x->s[len] = 0;
+    x->next = in->buckets[h & (in->nbuckets - 1)];
+    in->buckets[h & (in->nbuckets - 1)] = x;
+    in->n++;
+    pthread_mutex_unlock(&in->mu);
+    return x;
+oom:
+    pthread_mutex_unlock(&in->mu);
+    return NULL;
+}
+
+static bool istr_eq(const istr *x, const char *s, size_t len) {
+    return x && x->len == len && memcmp(x->s, s, len) == 0;
+}
+
+/* One metric family's HELP/TYPE/UNIT as a target exposed it; help and unit
+ * NULL when not exposed. */
+typedef struct md_entry {
+    istr *name, *help, *unit;
+    expo_type type;
+} md_entry;
+
+static void md_release(md_intern *in, md_entry *v, size_t n) {
+    if (!n) {
+        fl_free(v);
+        return;
+    }
+    pthread_mutex_lock(&in->mu);
+    for (size_t i = 0; i < n; i++) {
+        istr_unref_locked(in, v[i].name);
+        istr_unref_locked(in, v[i].help);
+        istr_unref_locked(in, v[i].unit);
+    }
+    pthread_mutex_unlock(&in->mu);
+    fl_free(v);
+}
+
+/* The metadata of the scrape being parsed. A target usually exposes the
+ * same families in the same order every time: each family is first
+ * compared with the previous scrape's entry after the last match, and
+ * its strings are reused from there without a hash or a lock. */
+typedef struct md_build {
+    md_intern *in;
+    md_entry *v;
+    size_t n, cap;
+    const md_entry *old;
+    size_t nold, hint;
+    const md_entry *match; /* the old entry of the current family, or NULL */
+    bool oom;
+} md_build;
+
+/* `*slot` = the string s[0..len), from the matching old entry when equal. */
+static void md_set(md_build *b, istr **slot, istr *old, const char *s, size_t len) {
+    if (istr_eq(*slot, s, len)) return;
+    istr *x;
+    if (istr_eq(old, s, len)) {
+        x = old;
+        istr_ref(x);
+    } else if (!(x = intern(b->in, s, len))) {
+        b->oom = true;
+        return;
+    }
+    if (*slot) {
+        pthread_mutex_lock(&b->in->mu);
+        istr_unref_locked(b->in, *slot);
+        pthread_mutex_unlock(&b->in->mu);
+    }
+    *slot = x;
+}
+
+static void md_on_meta(md_build *b, int kind, const expo_meta *mt) {
+    if (b->oom) return;
+    md_entry *e = b->n ? &b->v[b->n - 1] : NULL;
+    if (!e || !istr_eq(e->name, mt->name, mt->name_len)) { /* a new family */
+        if (fl_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) {
+            b->oom = true;
+            return;
+        }
+        e = &b->v[b->n];
+        memset(e, 0, sizeof *e);
+        b->match = NULL;
+        for (size_t k = b->hint; k < b->nold && k < b->hint + 2; k++) /* the next, or one removed before it */
+            if (istr_eq(b->old[k].name, mt->name, mt->name_len)) {
+                b->match = &b->old[k];
+                b->hint = k + 1;
+                break;
+            }
+        md_set(b, &e->name, b->match ? b->match->name : NULL, mt->name, mt->name_len);
+        if (b->oom) return;
+        b->n++;
+    }
+    const md_entry *o = b->match;
+    switch (kind) {
+    case EXPO_HELP: md_set(b, &e->help, o ? o->help : NULL, mt->text, mt->text_len); break;
+    case EXPO_UNIT: md_set(b, &e->unit, o ? o->unit : NULL, mt->text, mt->text_len); break;
+    case EXPO_TYPE: e->type = mt->type; break;
+    default: break;
     }
 }
 
@@ -179,9 +350,61 @@ static const char *const report_names[REP_N] = {
     "up", "scrape_duration_seconds", "scrape_samples_scraped",
     "scrape_samples_post_metric_relabeling", "scrape_series_added"};
 
+/* Compiled metric_relabel_configs, shared by the targets whose specs
+ * pointed to the same array; freed with the last reference (atomic: a
+ * worker may drop a retired target's spec). */
+typedef struct mrules {
+    int refs;
+    relabel_rule *v;
+    size_t n;
+} mrules;
+
+static void mrules_unref(mrules *r) {
+    if (!r || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    for (size_t i = 0; i < r->n; i++) relabel_rule_free(&r->v[i]);
+    fl_free(r->v);
+    fl_free(r);
+}
+
+/* A compiled copy of rules[0..n) (the configuration's rules belong to it). */
+static int mrules_make(const relabel_rule *rules, size_t n, mrules **out) {
+    *out = NULL;
+    mrules *r = fl_calloc(1, sizeof *r);
+    if (!r) return FLINT_ENOMEM;
+    r->refs = 1;
+    if (!(r->v = fl_calloc(n, sizeof *r->v))) {
+        fl_free(r);
+        return FLINT_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const relabel_rule *a = &rules[i];
+        relabel_spec sp = {
+            .action = a->action,
+            .source_labels = (const char *const *)a->source_labels,
+            .nsource_labels = a->nsource_labels,
+            .source_labels_given = a->source_labels_given,
+            .separator = a->separator,
+            .regex = a->regex_given ? a->regex : NULL,
+            .modulus = a->modulus,
+            .target_label = a->target_label,
+            .replacement = a->replacement,
+        };
+        int rc = relabel_rule_init(&r->v[i], &sp);
+        if (rc) {
+            r->n = i;
+            mrules_unref(r);
+            return rc;
+        }
+        r->n = i + 1;
+    }
+    *out = r;
+    return 0;
+}
+
 /* Owned copy of a spec. */
 typedef struct spec_copy {
     scrape_target_spec s;
+    mrules *mr;               /* NULL when there are no rules */
     label *labels;
     char **headers;
     char *url, *user, *password, *ca, *cert, *key;
@@ -203,6 +426,16 @@ typedef struct target {
     int64_t start_wall_ms;
     double start_mono;
     char curl_err[CURL_ERROR_SIZE];
+    /* a finished transfer handed to the workers (see "Threads" above) */
+    bool busy;                /* queued or being parsed: the worker owns the series state */
+    bool retired;             /* removed while busy: the worker retires and frees it */
+    struct target *qnext;
+    char fin_err[512];        /* transfer error ("" = body to parse) */
+    char *fin_ct;             /* Content-Type (owned) or NULL */
+    double fin_dur;
+    spec_copy next_spec;      /* options from set_targets while busy */
+    bool has_next_spec;
+    bool cache_reset;         /* options that shape series changed: next scrape starts a new cache */
     /* series */
     series_cache cache;
     uint64_t scrape_id;       /* attempts so far */
@@ -211,8 +444,8 @@ typedef struct target {
     uint64_t rep_refs[REP_N];
     bool rep_written;         /* report series exist (for staleness on removal) */
     labels_builder lb;
-    char *lb_names[64];       /* exported_* names t->lb borrows (scrape_labels) */
-    size_t lb_nnames;
+    md_entry *md;             /* metadata of the last successful scrape (swapped under the manager's mutex) */
+    size_t nmd;
     expo_parser parser;
     bool parser_ready;
     /* state for the API (guarded by the manager's mutex) */
@@ -236,7 +469,24 @@ struct scrape_manager {
     spec_copy *pending;       /* from set_targets, applied by the thread */
     size_t npending;
     bool has_pending;
+    md_intern intern;         /* HELP/UNIT texts and family names of every target */
+    /* workers: finished transfers are parsed and appended off the scrape
+     * thread; qmu guards the queue, busy/retired and wstop */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcond;
+    target *qhead, *qtail;
+    bool wstop;
+    struct scrape_worker *workers;
+    size_t nworkers;
 };
+
+#define SCRAPE_WORKERS 2
+
+typedef struct scrape_worker {
+    scrape_manager *m;
+    pthread_t thread;
+    relabel_scratch rs;       /* metric relabelling */
+} scrape_worker;
 
 const char *scrape_health_name(scrape_health h) {
     switch (h) {
@@ -247,6 +497,7 @@ const char *scrape_health_name(scrape_health h) {
 }
 
 static void spec_copy_free(spec_copy *c) {
+    mrules_unref(c->mr);
     fl_free(c->labels);
     for (size_t i = 0; c->headers && i < c->s.nheaders; i++) fl_free(c->headers[i]);
     fl_free(c->headers);
@@ -266,7 +517,8 @@ static int dup_opt(const char *s, char **out) {
     return *out ? 0 : FLINT_ENOMEM;
 }
 
-static int spec_copy_make(const scrape_target_spec *in, spec_copy *c) {
+/* `shared`: compiled rules to reuse when in->metric_relabel is theirs. */
+static int spec_copy_make(const scrape_target_spec *in, spec_copy *c, mrules *shared) {
     memset(c, 0, sizeof *c);
     if (!in->url || !*in->url) return flint_error(FLINT_EINVAL, "scrape: target without URL");
     if (in->interval_ms <= 0 || in->timeout_ms <= 0)
@@ -293,6 +545,18 @@ static int spec_copy_make(const scrape_target_spec *in, spec_copy *c) {
     c->s.tls_ca_file = c->ca;
     c->s.tls_cert_file = c->cert;
     c->s.tls_key_file = c->key;
+    c->s.metric_relabel = NULL;
+    c->s.nmetric_relabel = 0;
+    if (in->nmetric_relabel) {
+        if (shared) {
+            __atomic_add_fetch(&shared->refs, 1, __ATOMIC_RELAXED);
+            c->mr = shared;
+        } else if ((rc = mrules_make(in->metric_relabel, in->nmetric_relabel, &c->mr))) {
+            goto fail;
+        }
+        c->s.metric_relabel = c->mr->v;
+        c->s.nmetric_relabel = c->mr->n;
+    }
     return 0;
 fail:
     spec_copy_free(c);
@@ -332,19 +596,16 @@ static int64_t next_slot(int64_t after, int64_t interval, int64_t offset) {
     return base;
 }
 
-static void lb_names_free(target *t) {
-    for (size_t i = 0; i < t->lb_nnames; i++) fl_free(t->lb_names[i]);
-    t->lb_nnames = 0;
-}
-
-static void target_free(target *t) {
+static void target_free(scrape_manager *m, target *t) {
     if (!t) return;
+    md_release(&m->intern, t->md, t->nmd);
+    fl_free(t->fin_ct);
+    if (t->has_next_spec) spec_copy_free(&t->next_spec);
     spec_copy_free(&t->spec);
     fl_free(t->body);
     cache_free(&t->cache);
     for (int i = 0; i < REP_N; i++) fl_free(t->rep_labels[i]);
     lb_free(&t->lb);
-    lb_names_free(t);
     if (t->parser_ready) expo_parser_free(&t->parser);
     fl_free(t);
 }
@@ -407,27 +668,21 @@ static int write_report(target *t, tsdb_appender *app, int64_t ts, bool up, doub
  * or for those of it the current attempt did not expose (all: false). */
 static int write_stale(target *t, tsdb_appender *app, int64_t ts, bool all) {
     uint64_t dummy = 0;
-    uint32_t now = (uint32_t)t->scrape_id;
     for (size_t i = 0; i < t->cache.nslots; i++) {
-        series_entry *e = &t->cache.slots[i];
-        if (!(e->flags & SE_LAST_OK)) continue;
-        if (!all && e->seen == now && !(e->flags & SE_EXPLICIT_TS)) continue;
+        series_entry *e = t->cache.slots[i];
+        if (!e || !e->in_last_ok) continue;
+        if (!all && e->seen == t->scrape_id && !e->explicit_ts) continue;
         int rc = append_counted(t, app, &e->ref, NULL, 0, ts, stale_nan(), &dummy);
-        /* a series the head no longer has ended long before the lookback
-         * window: nothing to mark */
-        if (rc == FLINT_ENOTFOUND) continue;
+        if (rc == FLINT_ENOTFOUND) continue; /* not in the head: nothing to mark */
         if (rc) return rc;
     }
     return 0;
 }
 
 static void mark_stale_done(target *t, bool success) {
-    uint32_t now = (uint32_t)t->scrape_id;
     for (size_t i = 0; i < t->cache.nslots; i++) {
-        series_entry *e = &t->cache.slots[i];
-        if (!e->flags) continue;
-        bool last_ok = success && e->seen == now && !(e->flags & SE_EXPLICIT_TS);
-        e->flags = last_ok ? e->flags | SE_LAST_OK : e->flags & ~(uint32_t)SE_LAST_OK;
+        series_entry *e = t->cache.slots[i];
+        if (e) e->in_last_ok = success && e->seen == t->scrape_id && !e->explicit_ts && !e->dropped;
     }
 }
 
@@ -442,9 +697,12 @@ static const char *find_label(const label *v, size_t n, const char *name) {
  * Prometheus' mutateSampleLabels: target labels are added; on a conflict
  * honor_labels keeps the exposed value, otherwise the exposed label is
  * renamed exported_<name> (prefixed again while that exists too). Empty
- * values are dropped. `names` collects the allocated names (freed by the
- * caller after copying). */
-static int build_labels(target *t, const expo_sample *s, char **names, size_t *nnames, char *err, size_t errcap) {
+ * values are dropped. Then metric_relabel_configs (strings they create
+ * live in `rs` until its reset). `names` collects the allocated names
+ * (freed by the caller after copying). Returns 0, 1 when relabelling
+ * drops the series, or an error with `err` set. */
+static int build_labels(target *t, const expo_sample *s, relabel_scratch *rs, char **names, size_t *nnames,
+                        char *err, size_t errcap) {
     labels_builder *b = &t->lb;
     lb_reset(b);
     int rc;
@@ -479,6 +737,12 @@ static int build_labels(target *t, const expo_sample *s, char **names, size_t *n
             if ((rc = lb_set(b, nm, exposed))) return rc;
         }
         if ((rc = lb_set(b, tl->name, tl->value))) return rc;
+    }
+    if (sp->nmetric_relabel) {
+        bool keep = true;
+        if ((rc = relabel_process(sp->metric_relabel, sp->nmetric_relabel, b, rs, &keep))) return rc;
+        /* Prometheus: a set the rules drop, or empty them, is dropped */
+        if (!keep || b->n == 0) return 1;
     }
     if ((rc = lb_sort(b))) {
         snprintf(err, errcap, "%s", flint_errmsg());
@@ -527,23 +791,89 @@ typedef struct scrape_result {
     char err[512];
 } scrape_result;
 
-/* The final labels of a sample into t->lb; the exported_* names it
- * borrows live in t->lb_names until the next call. 0, or an error with
- * res->err set. */
-static int scrape_labels(target *t, const expo_sample *s, scrape_result *res) {
-    lb_names_free(t); /* the previous series' labels are appended by now */
-    if (t->spec.s.nlabels > 64) {
+/* One sample: its cache entry (found by the raw series bytes, or made:
+ * labels built, relabelled, checked), the limits, the append. 0, or an
+ * error with res->err set. */
+static int append_sample(target *t, tsdb_appender *app, const expo_sample *s, relabel_scratch *rs,
+                         series_entry **prev, scrape_result *res) {
+    const scrape_target_spec *sp = &t->spec.s;
+    char *names[64];
+    size_t nnames = 0;
+    bool have_labels = false; /* t->lb holds the series' final labels */
+    int rc = 0;
+    if (sp->nlabels > 64) {
         snprintf(res->err, sizeof res->err, "too many target labels");
         return FLINT_ELIMIT;
     }
-    int rc = build_labels(t, s, t->lb_names, &t->lb_nnames, res->err, sizeof res->err);
-    if (rc && !res->err[0]) snprintf(res->err, sizeof res->err, "%s", flint_strerror(rc));
+    /* the parser says when the raw series is the previous sample's: then
+     * not even the hash is needed */
+    series_entry *e = s->series_repeated ? *prev : NULL;
+    uint64_t h = 0;
+    if (!e) {
+        h = XXH3_64bits(s->series, s->series_len);
+        e = cache_get(&t->cache, h, s->series, s->series_len);
+    }
+    if (!e) {
+        rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
+        bool dropped = rc == 1;
+        if (rc && !dropped) goto out;
+        rc = FLINT_ENOMEM;
+        if ((e = entry_new(h, s->series, s->series_len))) {
+            e->dropped = dropped;
+            rc = cache_put(&t->cache, e);
+        }
+        if (rc) {
+            entry_free(e);
+            snprintf(res->err, sizeof res->err, "out of memory");
+            goto out;
+        }
+        if (!dropped) res->series_added++;
+        have_labels = !dropped;
+    }
+    *prev = e; /* entries never move or go away during a scrape */
+    if (e->dropped) { /* by metric_relabel_configs (cached, as Prometheus' addDropped) */
+        e->seen = t->scrape_id;
+        goto out;
+    }
+    res->post_relabel++;
+    if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
+        snprintf(res->err, sizeof res->err, "sample limit exceeded");
+        rc = FLINT_ELIMIT;
+        goto out;
+    }
+    if (e->seen == t->scrape_id && !s->has_ts) {
+        /* the same series twice in one scrape: Prometheus' head refuses
+         * the second (same timestamp) and counts it; store it once */
+        t->n_dups++;
+        goto out;
+    }
+    e->seen = t->scrape_id;
+    bool own_ts = sp->honor_timestamps && s->has_ts;
+    e->explicit_ts = own_ts;
+    int64_t ts = own_ts ? s->ts_ms : t->sched_ms;
+    for (;;) {
+        labels l = {NULL, 0};
+        if (have_labels) l = lb_labels(&t->lb);
+        rc = append_counted(t, app, &e->ref, l.v, l.n, ts, s->value, &res->appended);
+        if (rc != FLINT_ENOTFOUND || have_labels) break;
+        /* the head does not know the ref: the labels again (nothing was
+         * built in this call, so names is empty) */
+        rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
+        if (rc == 1) rc = 0; /* cannot happen: the rules did not change (a change resets the cache) */
+        if (rc) goto out;
+        have_labels = true;
+    }
+    if (rc) snprintf(res->err, sizeof res->err, "append: %s", flint_errmsg());
+out:
+    for (size_t i = 0; i < nnames; i++) fl_free(names[i]);
+    if (sp->nmetric_relabel && (have_labels || nnames)) relabel_scratch_reset(rs);
     return rc;
 }
 
 /* Parse the body and append every sample into `app`. 0, or an error with
  * res->err set (the caller rolls back). */
-static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_result *res) {
+static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel_scratch *rs, md_build *md,
+                       scrape_result *res) {
     expo_format fmt = expo_format_from_content_type(ctype);
     const char *body = t->body ? t->body : ""; /* an empty body is a scrape without samples */
     if (!t->parser_ready) {
@@ -553,64 +883,23 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, scrape_
         expo_parser_reset(&t->parser, fmt, body, t->body_len);
     }
     series_entry *prev = NULL;
-    const scrape_target_spec *sp = &t->spec.s;
-    uint32_t now = (uint32_t)t->scrape_id;
     int r, rc = 0;
     while ((r = expo_next(&t->parser)) > 0) {
-        if (r != EXPO_SAMPLE) continue;
-        const expo_sample *s = expo_sample_at(&t->parser);
-        res->scraped++;
-        /* the parser says when the raw series is the previous sample's:
-         * then not even the hash is needed */
-        series_entry *e = s->series_repeated ? prev : NULL;
-        bool fresh = false;
-        if (!e) {
-            XXH128_hash_t h = XXH3_128bits(s->series, s->series_len);
-            e = cache_get(&t->cache, h);
-            if (!e) {
-                /* new series: its labels are checked now (limits, names) */
-                if ((rc = scrape_labels(t, s, res))) return rc;
-                if (!(e = cache_put(&t->cache, h))) {
-                    snprintf(res->err, sizeof res->err, "out of memory");
-                    return FLINT_ENOMEM;
-                }
-                res->series_added++;
-                fresh = true;
-            }
-        }
-        prev = e; /* entries do not move during a scrape: the table grows only in cache_put above */
-        /* metric_relabel_configs would drop samples here (not yet wired) */
-        res->post_relabel++;
-        if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
-            snprintf(res->err, sizeof res->err, "sample limit exceeded");
-            return FLINT_ELIMIT;
-        }
-        if (e->seen == now && !fresh && !s->has_ts) {
-            /* the same series twice in one scrape: Prometheus' head refuses
-             * the second (same timestamp) and counts it; store it once */
-            t->n_dups++;
+        if (r != EXPO_SAMPLE) {
+            md_on_meta(md, r, expo_meta_at(&t->parser));
             continue;
         }
-        e->seen = now;
-        bool own_ts = sp->honor_timestamps && s->has_ts;
-        e->flags = own_ts ? e->flags | SE_EXPLICIT_TS : e->flags & ~(uint32_t)SE_EXPLICIT_TS;
-        int64_t ts = own_ts ? s->ts_ms : t->sched_ms;
-        /* by ref; with the labels only for a new series or one the head dropped */
-        rc = append_counted(t, app, &e->ref, fresh ? t->lb.v : NULL, fresh ? t->lb.n : 0, ts, s->value,
-                            &res->appended);
-        if (rc == FLINT_ENOTFOUND && !fresh) {
-            if ((rc = scrape_labels(t, s, res))) return rc;
-            e->ref = 0;
-            rc = append_counted(t, app, &e->ref, t->lb.v, t->lb.n, ts, s->value, &res->appended);
-        }
-        if (rc) {
-            snprintf(res->err, sizeof res->err, "append: %s", flint_errmsg());
-            return rc;
-        }
+        const expo_sample *s = expo_sample_at(&t->parser);
+        res->scraped++;
+        if ((rc = append_sample(t, app, s, rs, &prev, res))) return rc;
     }
     if (r < 0) {
         snprintf(res->err, sizeof res->err, "%s", r == FLINT_EINVAL ? expo_error(&t->parser) : flint_strerror(r));
         return r;
+    }
+    if (md->oom) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        return FLINT_ENOMEM;
     }
     return 0;
 }
@@ -762,28 +1051,79 @@ static void set_state(scrape_manager *m, target *t, bool up, const char *err, do
     pthread_mutex_unlock(&m->mu);
 }
 
-/* A transfer ended: parse, append, report, staleness. */
-static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
-    double dur = mono_s() - t->start_mono;
-    char err[512] = "";
+/* Scrape thread: a transfer ended. Work out its error, release the
+ * handle, and queue the target for a worker (parse, append, report,
+ * staleness); the target is busy until the worker is done. */
+static void transfer_done(scrape_manager *m, target *t, CURLcode cc) {
+    t->fin_dur = mono_s() - t->start_mono;
+    char *err = t->fin_err;
+    size_t errcap = sizeof t->fin_err;
+    err[0] = 0;
     long code = 0;
     const char *ctype = NULL;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
-    char *ct = ctype ? fl_strdup(ctype) : NULL;
+    fl_free(t->fin_ct);
+    t->fin_ct = ctype ? fl_strdup(ctype) : NULL;
     if (t->body_too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-        snprintf(err, sizeof err, "body size limit exceeded");
+        snprintf(err, errcap, "body size limit exceeded");
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
-        snprintf(err, sizeof err, "Get \"%s\": context deadline exceeded", t->spec.s.url);
+        snprintf(err, errcap, "Get \"%s\": context deadline exceeded", t->spec.s.url);
     } else if (cc != CURLE_OK) {
-        snprintf(err, sizeof err, "Get \"%s\": %s", t->spec.s.url, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
+        snprintf(err, errcap, "Get \"%s\": %s", t->spec.s.url, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
     } else if (code != 200) {
         if (strchr(t->status_line, ' '))
-            snprintf(err, sizeof err, "server returned HTTP status %s", t->status_line);
+            snprintf(err, errcap, "server returned HTTP status %s", t->status_line);
         else
-            snprintf(err, sizeof err, "server returned HTTP status %ld %s", code, status_text(code));
+            snprintf(err, errcap, "server returned HTTP status %ld %s", code, status_text(code));
     }
     end_transfer(m, t);
+    pthread_mutex_lock(&m->qmu);
+    t->busy = true;
+    t->qnext = NULL;
+    if (m->qtail) m->qtail->qnext = t;
+    else m->qhead = t;
+    m->qtail = t;
+    pthread_cond_signal(&m->qcond);
+    pthread_mutex_unlock(&m->qmu);
+}
+
+/* After a scrape with a new cache: stale markers at ts for the series of
+ * the old cache's last successful scrape. Those the scrape stored again
+ * already have a sample at ts, so their marker is refused and ignored
+ * (Prometheus' end-of-run markers are likewise out of order then); the
+ * others, now stored under other labels or gone, end here. */
+static void stale_old_cache(scrape_manager *m, target *t, series_cache *old, int64_t ts) {
+    tsdb_appender *app = tsdb_appender_begin(m->db);
+    if (!app) return;
+    for (size_t i = 0; i < old->nslots; i++) {
+        series_entry *e = old->slots[i];
+        if (!e || !e->in_last_ok) continue;
+        labels none = {NULL, 0};
+        int rc = tsdb_append(app, e->ref, &none, ts, stale_nan(), &e->ref);
+        if (rc && rc != FLINT_EOOO && rc != FLINT_ETOOOLD && rc != FLINT_EDUPSAMPLE && rc != FLINT_ENOTFOUND) {
+            tsdb_rollback(app);
+            return;
+        }
+    }
+    if (tsdb_commit(app))
+        flint_log(FLINT_LOG_WARN, "scrape", "stale markers after a configuration change failed", "target=%s err=\"%s\"",
+                  t->spec.s.url, flint_errmsg());
+}
+
+/* Worker: parse, append, report, staleness for a queued target. */
+static void process_scrape(scrape_manager *m, scrape_worker *w, target *t) {
+    series_cache old_cache = {0};
+    bool reset = t->cache_reset;
+    if (reset) {
+        old_cache = t->cache;
+        memset(&t->cache, 0, sizeof t->cache);
+        t->cache_reset = false;
+    }
+    double dur = t->fin_dur;
+    char err[512];
+    snprintf(err, sizeof err, "%s", t->fin_err);
+    const char *ct = t->fin_ct;
     t->scrape_id++;
     scrape_result res;
     memset(&res, 0, sizeof res);
@@ -794,8 +1134,9 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
         snprintf(err, sizeof err, "out of memory");
         ok = false;
     }
+    md_build md = {.in = &m->intern, .old = t->md, .nold = t->nmd};
     if (ok) {
-        int rc = append_body(t, app, ct, &res);
+        int rc = append_body(t, app, ct, &w->rs, &md, &res);
         if (!rc) rc = write_stale(t, app, ts, false);
         if (!rc) rc = write_report(t, app, ts, true, dur, res.scraped, res.post_relabel, res.series_added);
         if (!rc) {
@@ -821,12 +1162,26 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
                       t->spec.s.url, flint_errmsg());
     }
     mark_stale_done(t, ok);
-    if (t->scrape_id % 16 == 0) cache_evict(&t->cache, (uint32_t)t->scrape_id, 4);
+    if (reset) {
+        stale_old_cache(m, t, &old_cache, ts);
+        cache_free(&old_cache);
+    }
+    if (ok) { /* the metadata of the last successful scrape */
+        pthread_mutex_lock(&m->mu);
+        md_entry *old = t->md;
+        size_t nold = t->nmd;
+        t->md = md.v;
+        t->nmd = md.n;
+        pthread_mutex_unlock(&m->mu);
+        md_release(&m->intern, old, nold);
+    } else {
+        md_release(&m->intern, md.v, md.n);
+    }
+    if (t->scrape_id % 16 == 0) cache_evict(&t->cache, t->scrape_id, 4);
     if (!ok)
         flint_log(FLINT_LOG_DEBUG, "scrape", "scrape failed", "target=%s err=\"%s\"", t->spec.s.url, err);
     set_state(m, t, ok, err, dur);
-    fl_free(ct);
-    if (t->body_cap > (1u << 20)) { /* a big body's buffer is mapped per scrape, not kept */
+    if (t->body_cap > (1u << 24)) { /* do not keep a huge buffer around */
         fl_free(t->body);
         t->body = NULL;
         t->body_cap = 0;
@@ -834,9 +1189,10 @@ static void finish_scrape(scrape_manager *m, target *t, CURLcode cc) {
     t->body_len = 0;
 }
 
-/* A removed target: stale markers for its series and report series. */
+/* A removed target: stale markers for its series and report series.
+ * Called by the owner of its series state: the scrape thread (after
+ * end_transfer), or the worker that was busy with it. */
 static void target_retire(scrape_manager *m, target *t) {
-    end_transfer(m, t);
     if (!t->rep_written) return;
     int64_t ts = wall_ms();
     if (ts <= t->last_ts) ts = t->last_ts + 1;
@@ -849,6 +1205,89 @@ static void target_retire(scrape_manager *m, target *t) {
         rc = append_counted(t, app, &t->rep_refs[i], t->rep_labels[i], n, ts, stale_nan(), &dummy);
     if (rc) tsdb_rollback(app);
     else tsdb_commit(app);
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+/* The worker is done with t: it goes back to the scrape thread, or, when
+ * it was removed meanwhile, is retired (stale markers after everything
+ * the last scrape wrote) and freed here. */
+static void worker_release(scrape_manager *m, target *t) {
+    pthread_mutex_lock(&m->qmu);
+    t->busy = false;
+    bool retired = t->retired;
+    pthread_mutex_unlock(&m->qmu);
+    if (retired) {
+        target_retire(m, t);
+        target_free(m, t);
+    }
+}
+
+static void *worker_main(void *arg) {
+    scrape_worker *w = arg;
+    scrape_manager *m = w->m;
+    for (;;) {
+        pthread_mutex_lock(&m->qmu);
+        while (!m->wstop && !m->qhead) pthread_cond_wait(&m->qcond, &m->qmu);
+        if (m->wstop) { /* what is still queued is dropped by scrape_manager_stop */
+            pthread_mutex_unlock(&m->qmu);
+            break;
+        }
+        target *t = m->qhead;
+        m->qhead = t->qnext;
+        if (!m->qhead) m->qtail = NULL;
+        pthread_mutex_unlock(&m->qmu);
+        /* also when removed meanwhile: a body that arrived is stored, as
+         * Prometheus' loop finishes the scrape it is in when stopped */
+        process_scrape(m, w, t);
+        worker_release(m, t);
+    }
+    return NULL;
+}
+
+static void workers_stop(scrape_manager *m) {
+    pthread_mutex_lock(&m->qmu);
+    m->wstop = true;
+    pthread_cond_broadcast(&m->qcond);
+    pthread_mutex_unlock(&m->qmu);
+    for (size_t i = 0; i < m->nworkers; i++) {
+        pthread_join(m->workers[i].thread, NULL);
+        relabel_scratch_free(&m->workers[i].rs);
+    }
+    fl_free(m->workers);
+    m->workers = NULL;
+    m->nworkers = 0;
+    /* finished transfers nobody parsed: dropped, as an aborted scrape */
+    for (target *t; (t = m->qhead);) {
+        m->qhead = t->qnext;
+        t->body_len = 0;
+        worker_release(m, t);
+    }
+    m->qtail = NULL;
+    m->wstop = false;
+}
+
+static int workers_start(scrape_manager *m) {
+    if (!(m->workers = fl_calloc(SCRAPE_WORKERS, sizeof *m->workers))) return FLINT_ENOMEM;
+    for (size_t i = 0; i < SCRAPE_WORKERS; i++) {
+        scrape_worker *w = &m->workers[i];
+        w->m = m;
+        relabel_scratch_init(&w->rs);
+        if (pthread_create(&w->thread, NULL, worker_main, w)) {
+            relabel_scratch_free(&w->rs);
+            workers_stop(m);
+            return flint_error(FLINT_EIO, "scrape: cannot start a worker thread");
+        }
+        m->nworkers++;
+    }
+    return 0;
+}
+
+static bool is_busy(scrape_manager *m, target *t) {
+    pthread_mutex_lock(&m->qmu);
+    bool b = t->busy;
+    pthread_mutex_unlock(&m->qmu);
+    return b;
 }
 
 /* ---- the manager ---------------------------------------------------------- */
@@ -867,6 +1306,9 @@ scrape_manager *scrape_manager_new(tsdb *db) {
         return NULL;
     }
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->intern.mu, NULL);
+    pthread_mutex_init(&m->qmu, NULL);
+    pthread_cond_init(&m->qcond, NULL);
     return m;
 }
 
@@ -874,7 +1316,16 @@ int scrape_manager_set_targets(scrape_manager *m, const scrape_target_spec *spec
     spec_copy *v = n ? fl_calloc(n, sizeof *v) : NULL;
     if (n && !v) return FLINT_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        int rc = spec_copy_make(&specs[i], &v[i]);
+        /* the targets of a job are usually consecutive and share the
+         * job's rules: compile each distinct array once */
+        mrules *shared = NULL;
+        for (size_t j = i; j-- > 0 && !shared;) {
+            if (specs[j].metric_relabel == specs[i].metric_relabel && v[j].mr &&
+                specs[j].nmetric_relabel == specs[i].nmetric_relabel)
+                shared = v[j].mr;
+            if (i - j > 8) break;
+        }
+        int rc = spec_copy_make(&specs[i], &v[i], shared);
         if (rc) {
             for (size_t j = 0; j < i; j++) spec_copy_free(&v[j]);
             fl_free(v);
@@ -892,6 +1343,51 @@ int scrape_manager_set_targets(scrape_manager *m, const scrape_target_spec *spec
     pthread_mutex_unlock(&m->mu);
     curl_multi_wakeup(m->multi);
     return 0;
+}
+
+/* Do a and b turn the same exposed series into the same stored ones? Not
+ * when honor_labels/honor_timestamps, the label limits or the metric
+ * relabelling rules differ: then the series cache cannot be kept (as
+ * Prometheus' reusableCache, which only ignores interval, timeout,
+ * sample_limit and the HTTP client settings). */
+static bool spec_same_series(const scrape_target_spec *a, const scrape_target_spec *b) {
+    if (a->honor_labels != b->honor_labels || a->honor_timestamps != b->honor_timestamps ||
+        a->label_limit != b->label_limit || a->label_name_length_limit != b->label_name_length_limit ||
+        a->label_value_length_limit != b->label_value_length_limit || a->nmetric_relabel != b->nmetric_relabel)
+        return false;
+    for (size_t i = 0; i < a->nmetric_relabel; i++)
+        if (!relabel_rule_equal(&a->metric_relabel[i], &b->metric_relabel[i])) return false;
+    return true;
+}
+
+/* Scrape thread, target not busy: the options from the last set_targets. */
+static void apply_next_spec(scrape_manager *m, target *t) {
+    if (!t->has_next_spec) return;
+    if (!spec_same_series(&t->spec.s, &t->next_spec.s)) t->cache_reset = true;
+    int64_t old_interval = t->spec.s.interval_ms;
+    pthread_mutex_lock(&m->mu);
+    spec_copy_free(&t->spec);
+    t->spec = t->next_spec;
+    pthread_mutex_unlock(&m->mu);
+    memset(&t->next_spec, 0, sizeof t->next_spec);
+    t->has_next_spec = false;
+    t->offset_ms = scrape_target_offset(&t->spec.s);
+    if (old_interval != t->spec.s.interval_ms)
+        t->next_ms = next_slot(t->sched_ms, t->spec.s.interval_ms, t->offset_ms);
+}
+
+/* Scrape thread: stop a target no longer listed. Busy with a worker: the
+ * worker retires and frees it when done (so its stale markers come after
+ * everything its last scrape writes); otherwise here. */
+static void target_remove(scrape_manager *m, target *t) {
+    end_transfer(m, t);
+    pthread_mutex_lock(&m->qmu);
+    bool busy = t->busy;
+    if (busy) t->retired = true;
+    pthread_mutex_unlock(&m->qmu);
+    if (busy) return;
+    target_retire(m, t);
+    target_free(m, t);
 }
 
 /* Scrape thread: make the pending list the target list. */
@@ -930,14 +1426,12 @@ static void apply_pending(scrape_manager *m) {
                 break;
             }
         if (t) {
-            int64_t old_interval = t->spec.s.interval_ms;
-            pthread_mutex_lock(&m->mu);
-            spec_copy_free(&t->spec);
-            t->spec = v[i];
-            pthread_mutex_unlock(&m->mu);
+            /* a worker may be reading the options: they change when it is done */
+            if (t->has_next_spec) spec_copy_free(&t->next_spec);
+            t->next_spec = v[i];
+            t->has_next_spec = true;
             memset(&v[i], 0, sizeof v[i]);
-            t->offset_ms = scrape_target_offset(&t->spec.s);
-            if (old_interval != t->spec.s.interval_ms) t->next_ms = next_slot(t->sched_ms, t->spec.s.interval_ms, t->offset_ms);
+            if (!is_busy(m, t)) apply_next_spec(m, t);
         } else {
             t = fl_calloc(1, sizeof *t);
             if (!t) goto oom_i;
@@ -947,7 +1441,7 @@ static void apply_pending(scrape_manager *m) {
             t->offset_ms = scrape_target_offset(&t->spec.s);
             lb_init(&t->lb);
             if (target_build_report_labels(t)) {
-                target_free(t);
+                target_free(m, t);
                 goto oom_i;
             }
         }
@@ -966,10 +1460,7 @@ static void apply_pending(scrape_manager *m) {
     m->ntargets = k;
     pthread_mutex_unlock(&m->mu);
     for (size_t j = 0; j < nold; j++)
-        if (!kept[j]) {
-            target_retire(m, old[j]);
-            target_free(old[j]);
-        }
+        if (!kept[j]) target_remove(m, old[j]);
     fl_free(old);
     fl_free(kept);
     fl_free(v);
@@ -995,9 +1486,11 @@ static void *scrape_thread(void *arg) {
         int64_t wake = now + 1000;
         for (size_t i = 0; i < m->ntargets; i++) {
             target *t = m->targets[i];
+            bool busy = is_busy(m, t);
+            if (!busy && t->has_next_spec) apply_next_spec(m, t);
             int64_t iv = t->spec.s.interval_ms;
             if (!t->next_ms) t->next_ms = next_slot(now, iv, t->offset_ms);
-            if (!t->easy && now >= t->next_ms) {
+            if (!t->easy && !busy && now >= t->next_ms) {
                 /* the latest slot <= now: normally next_ms itself; later
                  * when the thread was held up or the manager was stopped
                  * (missed slots are skipped, never caught up) */
@@ -1006,7 +1499,7 @@ static void *scrape_thread(void *arg) {
                 if (start_scrape(m, t))
                     flint_log(FLINT_LOG_ERROR, "scrape", "cannot start a scrape", "target=%s", t->spec.s.url);
                 t->next_ms = next_slot(now, iv, t->offset_ms); /* missed slots are skipped */
-            } else if (t->easy && now >= t->next_ms) {
+            } else if (now >= t->next_ms) { /* in flight or being parsed: the slot is skipped */
                 t->next_ms = next_slot(now, iv, t->offset_ms);
             }
             if (t->next_ms < wake) wake = t->next_ms;
@@ -1020,7 +1513,7 @@ static void *scrape_thread(void *arg) {
             target *t = NULL;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
             CURLcode cc = msg->data.result;
-            if (t) finish_scrape(m, t, cc);
+            if (t) transfer_done(m, t, cc);
         }
         now = wall_ms();
         long curl_tmo = -1;
@@ -1043,13 +1536,17 @@ int scrape_manager_run(scrape_manager *m) {
     m->stop = 0;
     m->running = true;
     pthread_mutex_unlock(&m->mu);
-    if (pthread_create(&m->thread, NULL, scrape_thread, m)) {
+    int rc = workers_start(m);
+    if (!rc && pthread_create(&m->thread, NULL, scrape_thread, m)) {
+        workers_stop(m);
+        rc = flint_error(FLINT_EIO, "scrape: cannot start the scrape thread");
+    }
+    if (rc) {
         pthread_mutex_lock(&m->mu);
         m->running = false;
         pthread_mutex_unlock(&m->mu);
-        return flint_error(FLINT_EIO, "scrape: cannot start the scrape thread");
     }
-    return 0;
+    return rc;
 }
 
 void scrape_manager_stop(scrape_manager *m) {
@@ -1060,6 +1557,7 @@ void scrape_manager_stop(scrape_manager *m) {
     if (!running) return;
     curl_multi_wakeup(m->multi);
     pthread_join(m->thread, NULL);
+    workers_stop(m); /* a parse under way completes; queued bodies are dropped */
     pthread_mutex_lock(&m->mu);
     m->running = false;
     pthread_mutex_unlock(&m->mu);
@@ -1070,12 +1568,17 @@ void scrape_manager_free(scrape_manager *m) {
     scrape_manager_stop(m);
     for (size_t i = 0; i < m->ntargets; i++) {
         end_transfer(m, m->targets[i]);
-        target_free(m->targets[i]);
+        target_free(m, m->targets[i]);
     }
     fl_free(m->targets);
     for (size_t j = 0; j < m->npending; j++) spec_copy_free(&m->pending[j]);
     fl_free(m->pending);
     curl_multi_cleanup(m->multi);
+    pthread_cond_destroy(&m->qcond);
+    pthread_mutex_destroy(&m->qmu);
+    assert(m->intern.n == 0);
+    fl_free(m->intern.buckets);
+    pthread_mutex_destroy(&m->intern.mu);
     pthread_mutex_destroy(&m->mu);
     fl_free(m);
 }
@@ -1123,6 +1626,78 @@ void scrape_target_status_free(scrape_target_status *v, size_t n) {
         fl_free(v[i].scrape_url);
         fl_free(v[i].labels);
         fl_free(v[i].last_error);
+    }
+    fl_free(v);
+}
+
+/* ---- metadata API --------------------------------------------------------- */
+
+static int md_out_cmp(const void *pa, const void *pb) {
+    const scrape_metadata *a = pa, *b = pb;
+    int c = strcmp(a->metric, b->metric);
+    if (!c) c = strcmp(a->type, b->type);
+    if (!c) c = strcmp(a->help, b->help);
+    if (!c) c = strcmp(a->unit, b->unit);
+    return c;
+}
+
+int scrape_manager_metadata(scrape_manager *m, const char *metric, size_t limit_per_metric, scrape_metadata **out,
+                            size_t *n) {
+    *out = NULL;
+    *n = 0;
+    scrape_metadata *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc = 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->ntargets && !rc; i++) {
+        const target *t = m->targets[i];
+        for (size_t k = 0; k < t->nmd; k++) {
+            const md_entry *e = &t->md[k];
+            if (metric && strcmp(e->name->s, metric) != 0) continue;
+            if ((rc = fl_grow((void **)&v, &cap, cnt + 1, sizeof *v))) break;
+            scrape_metadata *o = &v[cnt];
+            o->metric = fl_strdup(e->name->s);
+            o->type = expo_type_name(e->type);
+            o->help = fl_strdup(e->help ? e->help->s : "");
+            o->unit = fl_strdup(e->unit ? e->unit->s : "");
+            cnt++;
+            if (!o->metric || !o->help || !o->unit) {
+                rc = FLINT_ENOMEM;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (rc) {
+        scrape_metadata_free(v, cnt);
+        return FLINT_ENOMEM;
+    }
+    if (cnt) qsort(v, cnt, sizeof *v, md_out_cmp);
+    /* unique, and at most limit_per_metric per metric */
+    size_t k = 0, per = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        bool same_metric = k && strcmp(v[k - 1].metric, v[i].metric) == 0;
+        bool dup = same_metric && md_out_cmp(&v[k - 1], &v[i]) == 0;
+        per = same_metric ? per : 0;
+        if (dup || (limit_per_metric && per >= limit_per_metric)) {
+            fl_free(v[i].metric);
+            fl_free(v[i].help);
+            fl_free(v[i].unit);
+            continue;
+        }
+        v[k++] = v[i];
+        per++;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+void scrape_metadata_free(scrape_metadata *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++) {
+        fl_free(v[i].metric);
+        fl_free(v[i].help);
+        fl_free(v[i].unit);
     }
     fl_free(v);
 }

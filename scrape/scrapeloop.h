@@ -1,13 +1,16 @@
 /*
  * scrapeloop.h - the scrape manager: scrapes every target on its own
  * schedule from one thread (libcurl multi interface, no thread per target),
- * parses each body (scrape/expo.h) into one tsdb appender, adds the target
- * labels, writes the report series (up, scrape_duration_seconds, ...) and
- * the staleness markers, and keeps each target's state for the API.
+ * hands each finished body to a small worker pool that parses it
+ * (scrape/expo.h) into one tsdb appender, adds the target labels, applies
+ * metric_relabel_configs, writes the report series (up,
+ * scrape_duration_seconds, ...) and the staleness markers, and keeps each
+ * target's state and metric metadata (HELP/TYPE/UNIT) for the API.
  *
  * Called by the server (cmd/server.c), which fills scrape_target_spec from
- * the configuration (scrape/config.h) and calls scrape_manager_set_targets
- * on start and on every reload. Relies on tsdb/db.h (appender with cached
+ * the configuration (scrape/config.h, static and file_sd targets) and calls
+ * scrape_manager_set_targets on start, on every reload (SIGHUP, POST
+ * /-/reload) and when a file_sd file changes. Relies on tsdb/db.h (appender with cached
  * refs) and storage/chunk.h (the stale NaN). Semantics follow Prometheus'
  * scrape/scrape.go; differences are noted beside the code.
  *
@@ -21,17 +24,23 @@
  * are skipped, never caught up.
  *
  * Isolation: transfers never block each other (one curl multi handle,
- * per-target timeout, body size limit aborting the transfer). Parsing and
- * appending run on the scrape thread when a transfer ends, so a very
- * large body without a body_size_limit can delay when other targets'
- * requests go out (not their timestamps, which stay on the schedule).
+ * per-target timeout, body size limit aborting the transfer), and parsing
+ * never blocks transfers: a finished body is queued for one of
+ * SCRAPE_WORKERS (2) worker threads, so a 100 MB body delays no other
+ * target's request (it can delay other bodies' parsing when both workers
+ * are busy). A target is scraped again only after its previous body was
+ * processed (slots passing meanwhile are skipped), as Prometheus' loop is
+ * sequential per target. A target removed while its body is queued or
+ * being parsed is retired by the worker afterwards: its stale markers come
+ * after everything that scrape wrote.
  *
  * Lifetime: the manager borrows the tsdb; free the manager (which stops
- * its thread) before tsdb_close().
+ * its threads) before tsdb_close().
  */
 #ifndef FLINT_SCRAPELOOP_H
 #define FLINT_SCRAPELOOP_H
 
+#include "scrape/relabel.h"
 #include "tsdb/db.h"
 #include "tsdb/labels.h"
 
@@ -61,6 +70,14 @@ typedef struct scrape_target_spec {
     const char *basic_user, *basic_password; /* NULL = no basic auth */
     const char *tls_ca_file, *tls_cert_file, *tls_key_file; /* NULL = none */
     bool tls_insecure_skip_verify;
+    /* metric_relabel_configs, applied in order to every scraped series
+     * after the target labels are attached (Prometheus'
+     * mutateSampleLabels): a series they drop is not stored, does not
+     * count in scrape_samples_post_metric_relabeling and never gets a
+     * stale marker. The manager compiles its own copy, once per distinct
+     * array in one set_targets call (the targets of a job share it). */
+    const relabel_rule *metric_relabel;
+    size_t nmetric_relabel;
 } scrape_target_spec;
 
 typedef enum scrape_health {
@@ -94,8 +111,9 @@ scrape_manager *scrape_manager_new(tsdb *db);
 
 /* Replace the target list (thread-safe, any time, before or after
  * scrape_manager_run). Targets are identified by (URL, labels): one that is
- * still listed keeps its state, schedule and series cache (its options are
- * updated); a new one is added; one no longer listed is stopped (an
+ * still listed keeps its state, schedule, series cache and metadata (its
+ * options are updated, from its next scrape when a worker is parsing its
+ * last body); a new one is added; one no longer listed is stopped (an
  * in-flight scrape is aborted) and gets staleness markers for every series
  * of its last successful scrape and for its report series. A target listed
  * twice is scraped once (the first spec counts). The change is
@@ -108,9 +126,10 @@ int scrape_manager_set_targets(scrape_manager *m, const scrape_target_spec *spec
  * FLINT_ENOMEM/FLINT_EIO when the thread cannot start. */
 int scrape_manager_run(scrape_manager *m);
 
-/* Stop the thread and wait for it; in-flight scrapes are aborted and write
- * nothing (no staleness markers: a restart continues the series). The
- * manager keeps its targets and can run again. No-op when not running. */
+/* Stop the threads and wait for them; in-flight scrapes and bodies still
+ * queued are dropped and write nothing (no staleness markers: a restart
+ * continues the series); a body being parsed is finished. The manager
+ * keeps its targets and can run again. No-op when not running. */
 void scrape_manager_stop(scrape_manager *m);
 
 /* Stop if running, free everything. NULL is a no-op. */
@@ -121,6 +140,25 @@ void scrape_manager_free(scrape_manager *m);
  * with scrape_target_status_free(*out, *n). Thread-safe. */
 int scrape_manager_targets(scrape_manager *m, scrape_target_status **out, size_t *n);
 void scrape_target_status_free(scrape_target_status *v, size_t n);
+
+/* One metric family's metadata (Prometheus' /api/v1/metadata entry). */
+typedef struct scrape_metadata {
+    char *metric;
+    const char *type; /* "counter", "gauge", ..., "unknown" (static) */
+    char *help;       /* "" when the target sent no HELP */
+    char *unit;       /* "" when the target sent no UNIT */
+} scrape_metadata;
+
+/* The HELP/TYPE/UNIT lines of every target's last successful scrape, one
+ * entry per distinct (metric, type, help, unit) across targets, sorted by
+ * metric then type, help, unit. `metric` (NULL = all) keeps one family;
+ * limit_per_metric > 0 keeps the first that many entries of each metric.
+ * Families that had samples but no metadata line are not listed, as in
+ * Prometheus. *out is the caller's: free with scrape_metadata_free.
+ * Thread-safe. 0 or FLINT_ENOMEM. */
+int scrape_manager_metadata(scrape_manager *m, const char *metric, size_t limit_per_metric, scrape_metadata **out,
+                            size_t *n);
+void scrape_metadata_free(scrape_metadata *v, size_t n);
 
 /* The offset of a target within its interval (ms, in [0, interval_ms)):
  * it scrapes at the instants t with t mod interval_ms == offset. */

@@ -73,6 +73,9 @@ struct api_server {
     web_client_auth client_auth;
     bool admin;
     char *data_dir;
+    int (*reload)(void *ctx, char **errmsg); /* lifecycle API (api_options) */
+    void *reload_ctx;
+    bool enable_lifecycle;
 };
 
 static int64_t process_start_ms;
@@ -940,24 +943,63 @@ static int h_targets(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
-/* Endpoints whose data flint does not keep yet (no metadata store, no rule
- * evaluation): the empty answers Prometheus gives with nothing loaded, so
- * Grafana's metric browser and alerting views work. */
+/* /api/v1/metadata from the scrape manager's per-target HELP/TYPE/UNIT, as
+ * Prometheus: {"<metric>": [{"type", "help", "unit"}, ...]}, distinct
+ * entries across targets; limit < 0 (default) means none and 0 gives {};
+ * limit_per_metric counts only when > 0. */
+static int md_limit(const char *s, long *out) {
+    *out = -1;
+    if (!s || !*s) return 0;
+    char *end;
+    *out = strtol(s, &end, 10);
+    return *end ? -1 : 0;
+}
+
 static int h_metadata(api_req *q, api_resp *r, const char *arg) {
     (void)arg;
-    const char *limit = param(q, "limit");
-    if (limit && *limit) {
-        char *end;
-        strtol(limit, &end, 10);
-        if (*end) return bad_data(r, "limit must be a number");
+    long limit, per_metric;
+    if (md_limit(param(q, "limit"), &limit)) return bad_data(r, "limit must be a number");
+    if (md_limit(param(q, "limit_per_metric"), &per_metric)) return bad_data(r, "limit_per_metric must be a number");
+    const char *metric = param(q, "metric");
+    scrape_metadata *v = NULL;
+    size_t n = 0;
+    if (q->srv->scraper &&
+        scrape_manager_metadata(q->srv->scraper, metric && *metric ? metric : NULL,
+                                per_metric > 0 ? (size_t)per_metric : 0, &v, &n)) {
+        resp_error(r, "internal", flint_errmsg());
+        return 0;
     }
     resp_begin(r);
     jw_obj_begin(&r->w);
+    long metrics = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool first = i == 0 || strcmp(v[i - 1].metric, v[i].metric) != 0;
+        if (first) {
+            if (limit >= 0 && metrics >= limit) break;
+            if (i) jw_arr_end(&r->w);
+            jw_key(&r->w, v[i].metric);
+            jw_arr_begin(&r->w);
+            metrics++;
+        }
+        jw_obj_begin(&r->w);
+        jw_key(&r->w, "type");
+        jw_cstr(&r->w, v[i].type);
+        jw_key(&r->w, "help");
+        jw_cstr(&r->w, v[i].help);
+        jw_key(&r->w, "unit");
+        jw_cstr(&r->w, v[i].unit);
+        jw_obj_end(&r->w);
+    }
+    if (metrics) jw_arr_end(&r->w);
     jw_obj_end(&r->w);
     resp_end(r, NULL, 0, NULL);
+    scrape_metadata_free(v, n);
     return 0;
 }
 
+/* Endpoints whose data flint does not keep yet (no rule evaluation): the
+ * empty answers Prometheus gives with nothing loaded, so Grafana's
+ * alerting views work. */
 static int h_empty_list(api_resp *r, const char *key) {
     resp_begin(r);
     jw_obj_begin(&r->w);
@@ -982,6 +1024,26 @@ static int h_alerts(api_req *q, api_resp *r, const char *arg) {
 static int h_healthy(api_req *q, api_resp *r, const char *arg) {
     (void)q, (void)arg;
     resp_text(r, 200, "Flint Server is Healthy.\n");
+    return 0;
+}
+
+/* POST /-/reload, as Prometheus' web.Handler.reload. */
+static int h_reload(api_req *q, api_resp *r, const char *arg) {
+    (void)arg;
+    api_server *s = q->srv;
+    if (!s->enable_lifecycle) {
+        resp_text(r, 403, "Lifecycle API is not enabled.");
+        return 0;
+    }
+    char *err = NULL;
+    if (!s->reload || s->reload(s->reload_ctx, &err) == 0) {
+        resp_text(r, 200, "");
+    } else {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "failed to reload config: %s\n", err ? err : "unknown error");
+        resp_text(r, 500, msg);
+    }
+    fl_free(err);
     return 0;
 }
 
@@ -1230,6 +1292,7 @@ static const struct route {
     {"/api/v1/admin/tsdb/clean_tombstones", M_POST | M_PUT, h_admin_clean_tombstones},
     {"/-/healthy", M_GET | M_HEAD, h_healthy},
     {"/-/ready", M_GET | M_HEAD, h_ready},
+    {"/-/reload", M_POST, h_reload},
     {"/metrics", M_GET, h_metrics},
     {"/federate", M_GET, h_federate},
 };
@@ -1305,6 +1368,7 @@ static void dispatch(api_req *q, const char *method, api_resp *r) {
         r->allow = rt == &label_values ? "GET" : rt->methods == (M_POST | M_PUT) ? "POST, PUT"
                                            : rt->methods == (M_GET | M_POST) ? "GET, POST"
                                            : rt->methods == M_GET                 ? "GET"
+                                           : rt->methods == M_POST                ? "POST"
                                                                                   : "GET, HEAD";
         return;
     }
@@ -1590,6 +1654,9 @@ int api_server_start(const api_options *opts, api_server **out) {
     if (!s) return FLINT_ENOMEM;
     s->db = opts->db;
     s->scraper = opts->scraper;
+    s->reload = opts->reload;
+    s->reload_ctx = opts->reload_ctx;
+    s->enable_lifecycle = opts->enable_lifecycle;
     s->engine_opts = opts->engine;
     s->engine = pql_engine_new(&opts->engine);
     s->version = fl_strdup(opts->version ? opts->version : API_COMPAT_VERSION);

@@ -77,6 +77,14 @@ typedef struct api_options {
     const struct web_config *web_config;
     bool enable_admin_api;
     const char *data_dir;
+    /* POST /-/reload (Prometheus' lifecycle API): with enable_lifecycle,
+     * calls reload(reload_ctx, &errmsg) from the connection's thread: 0
+     * answers 200 with an empty body; otherwise 500 "failed to reload
+     * config: <errmsg>" (errmsg from fl_malloc or NULL; the server frees
+     * it). Without enable_lifecycle: 403 "Lifecycle API is not enabled." */
+    int (*reload)(void *ctx, char **errmsg);
+    void *reload_ctx;
+    bool enable_lifecycle;
 } api_options;
 
 void api_options_default(api_options *o);

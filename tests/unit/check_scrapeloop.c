@@ -31,6 +31,7 @@
 /* ---- the fixture server ---------------------------------------------------- */
 
 #define MAX_CONN 512
+#define BIG_SERIES 100000
 
 typedef struct fixture {
     int lfd;
@@ -40,7 +41,7 @@ typedef struct fixture {
     pthread_mutex_t mu;
     pthread_t conns[MAX_CONN];
     int nconns;
-    atomic_int hits_healthy, hits_healthy2, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
+    atomic_int hits_healthy, hits_healthy2, hits_relabel, hits_relabel2, hits_reload, big_done, big2_done, hits_om, hits_hang, hits_flaky, hits_ts, hits_ts2;
     int64_t t0;                /* ms at start: base of the exposed timestamps */
     char accept[256];          /* Accept header of the last /healthy request */
     char accept_encoding[64];  /* Accept-Encoding of the last /gzip request */
@@ -129,6 +130,43 @@ static void *conn_main(void *arg) {
         header_value(req, "Accept:", f->accept, sizeof f->accept);
         pthread_mutex_unlock(&f->mu);
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy, 1) + 1);
+    } else if (strcmp(path, "/big") == 0 || strcmp(path, "/big2") == 0) {
+        /* BIG_SERIES series; the counter moves once the client has the
+         * whole body and closed the connection (curl does so at the end
+         * of the transfer, before the manager queues the body) */
+        size_t cap = (size_t)BIG_SERIES * 40 + 1;
+        char *body = malloc(cap);
+        ck_assert_ptr_nonnull(body);
+        size_t n = 0;
+        for (int i = 0; i < BIG_SERIES; i++) n += (size_t)snprintf(body + n, cap - n, "big_metric{i=\"%d\"} 1\n", i);
+        char head[256];
+        int k = snprintf(head, sizeof head,
+                         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
+        send_all(fd, head, (size_t)k);
+        send_all(fd, body, n);
+        free(body);
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {f->stop_pipe[0], POLLIN, 0}};
+        char sink[256];
+        while (poll(p, 2, 10000) > 0 && !p[1].revents && recv(fd, sink, sizeof sink, 0) > 0) {
+        }
+        atomic_fetch_add(path[4] ? &f->big2_done : &f->big_done, 1);
+    } else if (strcmp(path, "/reload") == 0) {
+        serve_healthy(fd, atomic_fetch_add(&f->hits_reload, 1) + 1);
+    } else if (strcmp(path, "/seeded") == 0) {
+        char body[128];
+        snprintf(body, sizeof body, "seeded_metric 5 %lld\nfresh_metric 1\n", (long long)f->t0);
+        respond(fd, "200 OK", "text/plain; version=0.0.4", body);
+    } else if (strcmp(path, "/relabel2") == 0) {
+        serve_healthy(fd, atomic_fetch_add(&f->hits_relabel2, 1) + 1);
+    } else if (strcmp(path, "/relabel") == 0) {
+        serve_healthy(fd, atomic_fetch_add(&f->hits_relabel, 1) + 1);
+    } else if (strcmp(path, "/meta") == 0) {
+        respond(fd, "200 OK", "text/plain; version=0.0.4",
+                "# HELP req_total Requests again.\n# TYPE req_total counter\nreq_total{path=\"x\"} 1\n");
+    } else if (strcmp(path, "/metaom") == 0) {
+        respond(fd, "200 OK", "application/openmetrics-text; version=1.0.0",
+                "# TYPE om_seconds gauge\n# UNIT om_seconds seconds\n# HELP om_seconds Time spent.\n"
+                "om_seconds 1\n# EOF\n");
     } else if (strcmp(path, "/healthy2") == 0) {
         serve_healthy(fd, atomic_fetch_add(&f->hits_healthy2, 1) + 1);
     } else if (strcmp(path, "/om") == 0) {
@@ -662,13 +700,451 @@ START_TEST(test_scrapeloop_restart) {
 }
 END_TEST
 
+/* Until the target of `job` has at least `n` scrapes (bounded: ~20 s). */
+static uint64_t wait_scrapes(scrape_manager *m, const char *job, uint64_t n) {
+    uint64_t got = 0;
+    for (int i = 0; i < 400; i++) {
+        scrape_target_status *st;
+        size_t nst;
+        ck_assert_int_eq(scrape_manager_targets(m, &st, &nst), 0);
+        const scrape_target_status *s = find_status(st, nst, job);
+        got = s ? s->scrapes : 0;
+        scrape_target_status_free(st, nst);
+        if (got >= n) break;
+        sleep_ms(50);
+    }
+    return got;
+}
+
+/* metric_relabel_configs: a dropped series is never stored (not even a
+ * stale marker when it disappears) and does not count after relabelling;
+ * a replace rule adds a label; the target labels are there before the
+ * rules run (a rule can read `job`). */
+START_TEST(test_scrapeloop_metric_relabel) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    relabel_rule rules[2];
+    const char *src_name[] = {"__name__"};
+    relabel_spec drop = {.action = RELABEL_DROP, .source_labels = src_name, .nsource_labels = 1,
+                         .source_labels_given = true, .regex = "gone_metric|temp"};
+    const char *src_path[] = {"job", "path"};
+    relabel_spec repl = {.action = RELABEL_REPLACE, .source_labels = src_path, .nsource_labels = 2,
+                         .source_labels_given = true, .regex = "(.*);/(.*)", .target_label = "route",
+                         .replacement = "$1-$2"};
+    ck_assert_int_eq(relabel_rule_init(&rules[0], &drop), 0);
+    ck_assert_int_eq(relabel_rule_init(&rules[1], &repl), 0);
+    static tspec t;
+    mk_spec(&t, f.port, "/relabel", "rl");
+    t.s.interval_ms = 300;
+    t.s.timeout_ms = 300;
+    t.s.metric_relabel = rules;
+    t.s.nmetric_relabel = 2;
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    /* the manager compiled its own copy */
+    relabel_rule_free(&rules[0]);
+    relabel_rule_free(&rules[1]);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "rl", 4), 4);
+    scrape_manager_free(m);
+    fixture_stop(&f);
+
+    series_samples x, up;
+    read_series(db, &up, "up", "job", "rl");
+    ck_assert_int_ge(up.n, 4);
+    read_series(db, &x, "temp", NULL, NULL);
+    ck_assert_int_eq(x.nseries, 0);
+    read_series(db, &x, "gone_metric", NULL, NULL); /* dropped, then gone: no stale marker either */
+    ck_assert_int_eq(x.nseries, 0);
+    read_series(db, &x, "req_total", "route", "rl-healthy"); /* job (target label) and path (exposed) */
+    ck_assert_int_eq(x.nseries, 1);
+    ck_assert_int_ge(x.n, 4);
+    read_series(db, &x, "scrape_samples_scraped", "job", "rl");
+    ck_assert(x.v[0] == 6 && x.v[x.n - 1] == 5);
+    read_series(db, &x, "scrape_samples_post_metric_relabeling", "job", "rl");
+    ck_assert(x.v[0] == 4 && x.v[x.n - 1] == 4); /* temp and gone_metric dropped; dup_metric twice */
+    read_series(db, &x, "scrape_series_added", "job", "rl");
+    ck_assert(x.v[0] == 3 && x.v[1] == 0);
+    read_series(db, &x, "dup_metric", "job", "rl");
+    ck_assert_int_eq(x.nseries, 1);
+    ck_assert_msg(!strstr(x.labels, "route"), "%s", x.labels); /* no path label: the regex does not match */
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+/* HELP/TYPE/UNIT per family from each target's last successful scrape,
+ * deduplicated across targets, with the metric filter and the limit per
+ * metric; families without metadata lines are not listed. */
+START_TEST(test_scrapeloop_metadata) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    static tspec ts[5];
+    mk_spec(&ts[0], f.port, "/healthy", "a");
+    mk_spec(&ts[1], f.port, "/healthy2", "b");
+    mk_spec(&ts[2], f.port, "/om", "om");
+    mk_spec(&ts[3], f.port, "/meta", "meta");
+    mk_spec(&ts[4], f.port, "/metaom", "metaom");
+    scrape_target_spec specs[5];
+    for (int i = 0; i < 5; i++) {
+        ts[i].s.interval_ms = 200;
+        ts[i].s.timeout_ms = 200;
+        specs[i] = ts[i].s;
+    }
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    scrape_metadata *v;
+    size_t n;
+    ck_assert_int_eq(scrape_manager_metadata(m, NULL, 0, &v, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    scrape_metadata_free(v, n);
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 5), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    const char *jobs[] = {"a", "b", "om", "meta", "metaom"};
+    for (int i = 0; i < 5; i++) ck_assert_uint_ge(wait_scrapes(m, jobs[i], 3), 3); /* the strings reused */
+
+    ck_assert_int_eq(scrape_manager_metadata(m, NULL, 0, &v, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_str_eq(v[0].metric, "om_events");
+    ck_assert_str_eq(v[0].type, "counter");
+    ck_assert_str_eq(v[0].help, "");
+    ck_assert_str_eq(v[1].metric, "om_seconds");
+    ck_assert_str_eq(v[1].type, "gauge");
+    ck_assert_str_eq(v[1].help, "Time spent.");
+    ck_assert_str_eq(v[1].unit, "seconds");
+    ck_assert_str_eq(v[2].metric, "req_total"); /* a and b: one entry */
+    ck_assert_str_eq(v[2].help, "Requests again.");
+    ck_assert_str_eq(v[3].metric, "req_total");
+    ck_assert_str_eq(v[3].help, "Requests.");
+    ck_assert_str_eq(v[3].type, "counter");
+    ck_assert_str_eq(v[3].unit, "");
+    scrape_metadata_free(v, n);
+    ck_assert_int_eq(scrape_manager_metadata(m, NULL, 1, &v, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(v[2].help, "Requests again.");
+    scrape_metadata_free(v, n);
+    ck_assert_int_eq(scrape_manager_metadata(m, "om_seconds", 0, &v, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].type, "gauge");
+    scrape_metadata_free(v, n);
+    /* a removed target's metadata goes with it */
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 3), 0);
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(scrape_manager_metadata(m, "om_seconds", 0, &v, &n), 0);
+        scrape_metadata_free(v, n);
+        if (!n) break;
+        sleep_ms(20);
+    }
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(scrape_manager_metadata(m, "req_total", 0, &v, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    scrape_metadata_free(v, n);
+    scrape_manager_free(m); /* asserts every interned string was released */
+    fixture_stop(&f);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+/* A reload (set_targets again) that keeps a target with a new
+ * scrape_interval: its series cache and staleness state survive (no stale
+ * markers at the reload, no series added again, the series that goes away
+ * later gets its marker), and the new interval applies. */
+START_TEST(test_scrapeloop_reload_keeps_state) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    static tspec t;
+    mk_spec(&t, f.port, "/reload", "rl");
+    t.s.interval_ms = 300;
+    t.s.timeout_ms = 300;
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "rl", 1), 1);
+    t.s.interval_ms = 700;
+    t.s.timeout_ms = 500;
+    t.s.sample_limit = 100; /* another option changes too */
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "rl", 5), 5);
+    scrape_target_status *st;
+    size_t n;
+    ck_assert_int_eq(scrape_manager_targets(m, &st, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(st[0].interval_ms, 700);
+    ck_assert_int_eq(st[0].timeout_ms, 500);
+    scrape_target_status_free(st, n);
+    scrape_manager_stop(m);
+    scrape_manager_free(m);
+    fixture_stop(&f);
+
+    series_samples up, x;
+    read_series(db, &up, "up", "job", "rl");
+    ck_assert_int_ge(up.n, 5);
+    for (int i = 0; i < up.n; i++) ck_assert(up.v[i] == 1); /* no stale marker: never removed */
+    ck_assert_int_eq(up.t[up.n - 1] - up.t[up.n - 2], 700);
+    ck_assert_int_eq(up.t[up.n - 2] - up.t[up.n - 3], 700);
+    read_series(db, &x, "scrape_series_added", "job", "rl");
+    ck_assert(x.v[0] == 5);
+    for (int i = 1; i < x.n; i++) ck_assert(x.v[i] == 0); /* the cache survived */
+    read_series(db, &x, "gone_metric", "job", "rl");
+    ck_assert_int_eq(x.n, 3); /* two scrapes, then the marker the kept state knows to write */
+    ck_assert(x.v[1] == 1 && is_stale_nan(x.v[2]));
+    ck_assert_int_eq(x.t[2], up.t[2]);
+    read_series(db, &x, "req_total", "job", "rl");
+    ck_assert_int_eq(x.nseries, 1);
+    for (int i = 0; i < x.n; i++) ck_assert(!isnan(x.v[i]));
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+/* Parsing runs off the transfer thread: while a huge body with expensive
+ * metric relabelling is parsed, a fast target keeps being scraped (its
+ * request count grows between the end of the big transfer and the end of
+ * its processing). Then a target removed while its body is being parsed:
+ * no crash, and its stale markers come after what that scrape wrote. */
+START_TEST(test_scrapeloop_parse_off_thread) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    /* 40 replace rules per new series make the first parse slow; the last
+     * rule drops all (big) or all but i=0..9 (big2) */
+    enum { NRULES = 62 };
+    static relabel_rule rules[NRULES], rules2[NRULES];
+    const char *src_i[] = {"i"}, *src_name[] = {"__name__"};
+    for (int r = 0; r < NRULES - 2; r++) {
+        relabel_spec sp = {.action = RELABEL_REPLACE, .source_labels = src_i, .nsource_labels = 1,
+                           .source_labels_given = true, .regex = "(.*)", .target_label = "x", .replacement = "$1"};
+        ck_assert_int_eq(relabel_rule_init(&rules[r], &sp), 0);
+        ck_assert_int_eq(relabel_rule_init(&rules2[r], &sp), 0);
+    }
+    relabel_spec keep_name = {.action = RELABEL_LABELDROP, .regex = "x"};
+    ck_assert_int_eq(relabel_rule_init(&rules[NRULES - 2], &keep_name), 0);
+    ck_assert_int_eq(relabel_rule_init(&rules2[NRULES - 2], &keep_name), 0);
+    relabel_spec drop_all = {.action = RELABEL_DROP, .source_labels = src_name, .nsource_labels = 1,
+                             .source_labels_given = true, .regex = "big_metric"};
+    relabel_spec drop_most = {.action = RELABEL_DROP, .source_labels = src_i, .nsource_labels = 1,
+                              .source_labels_given = true, .regex = "[0-9]{2,}"};
+    ck_assert_int_eq(relabel_rule_init(&rules[NRULES - 1], &drop_all), 0);
+    ck_assert_int_eq(relabel_rule_init(&rules2[NRULES - 1], &drop_most), 0);
+    static tspec fast, big, big2;
+    mk_spec(&fast, f.port, "/om", "fast");
+    fast.s.interval_ms = 100;
+    fast.s.timeout_ms = 100;
+    mk_spec(&big, f.port, "/big", "big");
+    big.s.interval_ms = 1000;
+    big.s.timeout_ms = 1000;
+    big.s.metric_relabel = rules;
+    big.s.nmetric_relabel = NRULES;
+    mk_spec(&big2, f.port, "/big2", "big2");
+    big2.s.interval_ms = 1000;
+    big2.s.timeout_ms = 1000;
+    big2.s.metric_relabel = rules2;
+    big2.s.nmetric_relabel = NRULES;
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    scrape_target_spec specs[2] = {fast.s, big.s};
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 2), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    for (int i = 0; i < 1000 && !atomic_load(&f.big_done); i++) sleep_ms(10);
+    ck_assert_int_ge(atomic_load(&f.big_done), 1);
+    int fast_at_body = atomic_load(&f.hits_om);
+    ck_assert_uint_ge(wait_scrapes(m, "big", 1), 1); /* parsed and appended */
+    int fast_after_parse = atomic_load(&f.hits_om);
+    scrape_target_status *st;
+    size_t n;
+    ck_assert_int_eq(scrape_manager_targets(m, &st, &n), 0);
+    const scrape_target_status *bs = find_status(st, n, "big");
+    ck_assert_str_eq(bs->last_error, "");
+    fprintf(stderr, "parse_off_thread: big scrape %.3f s (transfer), fast target scraped %d times while the big body "
+                    "was processed\n", bs->last_scrape_duration_s, fast_after_parse - fast_at_body);
+    scrape_target_status_free(st, n);
+    ck_assert_int_ge(fast_after_parse - fast_at_body, 2);
+
+    /* big2: removed as soon as its transfer is over (its body queued or
+     * being parsed) */
+    specs[1] = big2.s;
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 2), 0);
+    for (int i = 0; i < 1000 && !atomic_load(&f.big2_done); i++) sleep_ms(10);
+    ck_assert_int_ge(atomic_load(&f.big2_done), 1);
+    ck_assert_int_eq(scrape_manager_set_targets(m, specs, 1), 0);
+    for (int i = 0; i < 500; i++) {
+        ck_assert_int_eq(scrape_manager_targets(m, &st, &n), 0);
+        scrape_target_status_free(st, n);
+        if (n == 1) break;
+        sleep_ms(10);
+    }
+    ck_assert_uint_eq(n, 1);
+    scrape_manager_free(m); /* waits for the worker: it finishes the parse, then retires big2 */
+    fixture_stop(&f);
+    for (int r = 0; r < NRULES; r++) {
+        relabel_rule_free(&rules[r]);
+        relabel_rule_free(&rules2[r]);
+    }
+    series_samples up, x;
+    read_series(db, &up, "up", "job", "big2");
+    ck_assert_int_eq(up.n, 2);
+    ck_assert(up.v[0] == 1 && is_stale_nan(up.v[1]));
+    ck_assert_int_gt(up.t[1], up.t[0]);
+    read_series(db, &x, "big_metric", "i", "3");
+    ck_assert_int_eq(x.nseries, 1);
+    ck_assert_int_eq(x.n, 2);
+    ck_assert(x.v[0] == 1 && is_stale_nan(x.v[1]));
+    ck_assert_int_eq(x.t[0], up.t[0]);
+    ck_assert_int_eq(x.t[1], up.t[1]);
+    read_series(db, &x, "big_metric", "i", "10");
+    ck_assert_int_eq(x.nseries, 0);
+    read_series(db, &x, "scrape_samples_post_metric_relabeling", "job", "big");
+    ck_assert(x.n >= 1 && x.v[0] == 0);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+/* A reload that changes metric_relabel_configs of a kept target: the new
+ * rules apply to series already seen (a new series cache, as Prometheus'
+ * reusableCache), series stored under the old labels get a stale marker,
+ * those stored the same way again do not, and the target's own report
+ * series continue. */
+START_TEST(test_scrapeloop_reload_new_rules) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    const char *src_name[] = {"__name__"};
+    relabel_rule r1, r2;
+    relabel_spec v1 = {.action = RELABEL_REPLACE, .source_labels = src_name, .nsource_labels = 1,
+                       .source_labels_given = true, .regex = "req_total", .target_label = "v", .replacement = "1"};
+    relabel_spec v2 = v1;
+    v2.replacement = "2";
+    ck_assert_int_eq(relabel_rule_init(&r1, &v1), 0);
+    ck_assert_int_eq(relabel_rule_init(&r2, &v2), 0);
+    static tspec t;
+    mk_spec(&t, f.port, "/relabel2", "rn");
+    t.s.interval_ms = 300;
+    t.s.timeout_ms = 300;
+    t.s.metric_relabel = &r1;
+    t.s.nmetric_relabel = 1;
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    uint64_t before = wait_scrapes(m, "rn", 3);
+    ck_assert_uint_ge(before, 3);
+    t.s.metric_relabel = &r2;
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "rn", before + 3), before + 3);
+    scrape_manager_free(m);
+    fixture_stop(&f);
+    relabel_rule_free(&r1);
+    relabel_rule_free(&r2);
+
+    series_samples up, a, b, x;
+    read_series(db, &up, "up", "job", "rn");
+    for (int i = 0; i < up.n; i++) ck_assert(up.v[i] == 1);
+    read_series(db, &a, "req_total", "v", "1");
+    read_series(db, &b, "req_total", "v", "2");
+    ck_assert_int_eq(a.nseries, 1);
+    ck_assert_int_eq(b.nseries, 1);
+    ck_assert_int_ge(a.n, 4);
+    ck_assert(is_stale_nan(a.v[a.n - 1])); /* the old labels end with the first scrape under the new rules */
+    ck_assert_int_eq(a.t[a.n - 1], b.t[0]);
+    for (int i = 0; i < a.n - 1; i++) ck_assert(!isnan(a.v[i]));
+    for (int i = 0; i < b.n; i++) ck_assert(!isnan(b.v[i]));
+    ck_assert_int_eq(a.n - 1 + b.n, up.n); /* one req_total sample per scrape */
+    read_series(db, &x, "conflict", "job", "rn"); /* unchanged by either rule: no marker */
+    ck_assert_int_eq(x.n, up.n);
+    for (int i = 0; i < x.n; i++) ck_assert(!isnan(x.v[i]));
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
+/* A series whose samples the head refuses (here: older than what the DB
+ * already has for it) never gets a ref; the cache keeps no labels, so each
+ * scrape builds them again, the refusal is counted, and the scrape stays
+ * up. */
+START_TEST(test_scrapeloop_refused_series) {
+    fixture f;
+    fixture_start(&f);
+    const char *dir = tu_tmpdir();
+    tsdb_options o;
+    tsdb_options_default(&o);
+    tsdb *db;
+    ck_assert_int_eq(tsdb_open(dir, &o, &db), 0);
+    static tspec t;
+    mk_spec(&t, f.port, "/seeded", "seeded");
+    t.s.interval_ms = 200;
+    t.s.timeout_ms = 200;
+    const label seeded[] = {{"__name__", "seeded_metric"}, {"instance", t.inst}, {"job", "seeded"}};
+    labels sl = {seeded, 3};
+    tsdb_appender *app = tsdb_appender_begin(db);
+    uint64_t ref = 0;
+    ck_assert_int_eq(tsdb_append(app, 0, &sl, f.t0 + 60000, 1, &ref), 0); /* newer than what the target exposes */
+    ck_assert_int_eq(tsdb_commit(app), 0);
+    scrape_manager *m = scrape_manager_new(db);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_int_eq(scrape_manager_run(m), 0);
+    ck_assert_uint_ge(wait_scrapes(m, "seeded", 3), 3);
+    scrape_target_status *st;
+    size_t n;
+    ck_assert_int_eq(scrape_manager_targets(m, &st, &n), 0);
+    ck_assert_str_eq(st[0].last_error, "");
+    ck_assert_uint_ge(st[0].out_of_order_samples, 3);
+    scrape_target_status_free(st, n);
+    scrape_manager_free(m);
+    fixture_stop(&f);
+    series_samples up, x;
+    read_series(db, &up, "up", "job", "seeded");
+    ck_assert_int_ge(up.n, 3);
+    for (int i = 0; i < up.n; i++) ck_assert(up.v[i] == 1);
+    read_series(db, &x, "seeded_metric", "job", "seeded");
+    ck_assert_int_eq(x.n, 1); /* only the seeded sample */
+    read_series(db, &x, "fresh_metric", "job", "seeded");
+    ck_assert_int_eq(x.n, up.n);
+    tsdb_close(db);
+    tu_tmpdir_cleanup();
+}
+END_TEST
+
 Suite *scrapeloop_suite(void) {
     Suite *s = suite_create("scrapeloop");
     TCase *tc = tcase_create("scrapeloop");
-    tcase_set_timeout(tc, 30);
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_scrapeloop_spec_errors);
     tcase_add_test(tc, test_scrapeloop_targets);
     tcase_add_test(tc, test_scrapeloop_restart);
+    tcase_add_test(tc, test_scrapeloop_metric_relabel);
+    tcase_add_test(tc, test_scrapeloop_metadata);
+    tcase_add_test(tc, test_scrapeloop_reload_keeps_state);
+    tcase_add_test(tc, test_scrapeloop_parse_off_thread);
+    tcase_add_test(tc, test_scrapeloop_reload_new_rules);
+    tcase_add_test(tc, test_scrapeloop_refused_series);
     suite_add_tcase(s, tc);
     return s;
 }
