@@ -119,6 +119,7 @@ static int add_target(target_list *tl, const scrape_job *job, const scrape_targe
     s->tls_cert_file = job->tls.cert_file;
     s->tls_key_file = job->tls.key_file;
     s->tls_insecure_skip_verify = job->tls.insecure_skip_verify;
+    s->tls_server_name = job->tls.server_name;
     s->metric_relabel = job->metric_relabel_configs;
     s->nmetric_relabel = job->nmetric_relabel_configs;
     tl->n++;

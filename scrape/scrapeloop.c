@@ -407,7 +407,7 @@ typedef struct spec_copy {
     mrules *mr;               /* NULL when there are no rules */
     label *labels;
     char **headers;
-    char *url, *user, *password, *ca, *cert, *key;
+    char *url, *user, *password, *ca, *cert, *key, *server_name;
 } spec_copy;
 
 typedef struct target {
@@ -418,6 +418,7 @@ typedef struct target {
     /* in flight */
     CURL *easy;
     struct curl_slist *req_headers;
+    struct curl_slist *connect_to; /* tls_server_name: "NAME:PORT:HOST:PORT" */
     char *body;
     size_t body_len, body_cap;
     bool body_too_big;
@@ -507,6 +508,7 @@ static void spec_copy_free(spec_copy *c) {
     fl_free(c->ca);
     fl_free(c->cert);
     fl_free(c->key);
+    fl_free(c->server_name);
     memset(c, 0, sizeof *c);
 }
 
@@ -528,7 +530,8 @@ static int spec_copy_make(const scrape_target_spec *in, spec_copy *c, mrules *sh
     int rc = 0;
     if ((rc = dup_opt(in->url, &c->url)) || (rc = dup_opt(in->basic_user, &c->user)) ||
         (rc = dup_opt(in->basic_password, &c->password)) || (rc = dup_opt(in->tls_ca_file, &c->ca)) ||
-        (rc = dup_opt(in->tls_cert_file, &c->cert)) || (rc = dup_opt(in->tls_key_file, &c->key)))
+        (rc = dup_opt(in->tls_cert_file, &c->cert)) || (rc = dup_opt(in->tls_key_file, &c->key)) ||
+        (rc = dup_opt(in->tls_server_name, &c->server_name)))
         goto fail;
     rc = FLINT_ENOMEM;
     if (!(c->labels = labels_dup(in->labels, in->nlabels))) goto fail;
@@ -545,6 +548,7 @@ static int spec_copy_make(const scrape_target_spec *in, spec_copy *c, mrules *sh
     c->s.tls_ca_file = c->ca;
     c->s.tls_cert_file = c->cert;
     c->s.tls_key_file = c->key;
+    c->s.tls_server_name = c->server_name;
     c->s.metric_relabel = NULL;
     c->s.nmetric_relabel = 0;
     if (in->nmetric_relabel) {
@@ -972,7 +976,7 @@ static int start_scrape(scrape_manager *m, target *t) {
     const scrape_target_spec *sp = &t->spec.s;
     CURL *c = curl_easy_init();
     if (!c) return FLINT_ENOMEM;
-    struct curl_slist *h = NULL, *h2;
+    struct curl_slist *h = NULL, *h2, *conn = NULL;
     char tmo[96];
     snprintf(tmo, sizeof tmo, "X-Prometheus-Scrape-Timeout-Seconds: %g", (double)sp->timeout_ms / 1000.0);
 #define ADD(s)                                                                                     \
@@ -984,8 +988,34 @@ static int start_scrape(scrape_manager *m, target *t) {
     ADD(tmo);
     if (!sp->enable_compression) ADD("Accept-Encoding: identity");
     for (size_t i = 0; i < sp->nheaders; i++) ADD(sp->headers[i]);
+    /* tls_config.server_name: libcurl takes the SNI and the name it
+     * verifies from the URL, so the URL names the server and CONNECT_TO
+     * sends the connection to the target's address; the Host header stays
+     * the target's, as in Prometheus */
+    char *sni_url = NULL;
+    if (sp->tls_server_name && strncmp(sp->url, "https://", 8) == 0) {
+        const char *auth = sp->url + 8, *rest = auth + strcspn(auth, "/?#");
+        const char *close = auth[0] == '[' ? memchr(auth, ']', (size_t)(rest - auth)) : NULL;
+        const char *colon = memchr(close ? close : auth, ':', (size_t)(rest - (close ? close : auth)));
+        int hostlen = (int)((colon ? colon : rest) - auth);
+        const char *port = colon ? colon + 1 : "443";
+        int portlen = colon ? (int)(rest - port) : 3;
+        size_t n = strlen(sp->url) + strlen(sp->tls_server_name) + 16;
+        char hosthdr[300], ct[600];
+        snprintf(hosthdr, sizeof hosthdr, "Host: %.*s", (int)(rest - auth), auth);
+        ADD(hosthdr);
+        snprintf(ct, sizeof ct, "%s:%.*s:%.*s:%.*s", sp->tls_server_name, portlen, port, hostlen, auth, portlen, port);
+        if (!(sni_url = fl_malloc(n)) || !(conn = curl_slist_append(NULL, ct))) {
+            fl_free(sni_url);
+            goto oom;
+        }
+        snprintf(sni_url, n, "https://%s%s%.*s%s", sp->tls_server_name, colon ? ":" : "", colon ? portlen : 0, port,
+                 rest);
+        curl_easy_setopt(c, CURLOPT_CONNECT_TO, conn);
+    }
 #undef ADD
-    curl_easy_setopt(c, CURLOPT_URL, sp->url);
+    curl_easy_setopt(c, CURLOPT_URL, sni_url ? sni_url : sp->url);
+    fl_free(sni_url); /* libcurl copied it */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "flint/0.1");
     if (sp->enable_compression) curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
@@ -1020,11 +1050,13 @@ static int start_scrape(scrape_manager *m, target *t) {
     if (curl_multi_add_handle(m->multi, c) != CURLM_OK) goto oom;
     t->easy = c;
     t->req_headers = h;
+    t->connect_to = conn;
     t->start_wall_ms = wall_ms();
     t->start_mono = mono_s();
     return 0;
 oom:
     curl_slist_free_all(h);
+    curl_slist_free_all(conn);
     curl_easy_cleanup(c);
     return FLINT_ENOMEM;
 }
@@ -1034,8 +1066,10 @@ static void end_transfer(scrape_manager *m, target *t) {
     curl_multi_remove_handle(m->multi, t->easy);
     curl_easy_cleanup(t->easy);
     curl_slist_free_all(t->req_headers);
+    curl_slist_free_all(t->connect_to);
     t->easy = NULL;
     t->req_headers = NULL;
+    t->connect_to = NULL;
 }
 
 static void set_state(scrape_manager *m, target *t, bool up, const char *err, double dur) {
@@ -1070,7 +1104,18 @@ static void transfer_done(scrape_manager *m, target *t, CURLcode cc) {
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
         snprintf(err, errcap, "Get \"%s\": context deadline exceeded", t->spec.s.url);
     } else if (cc != CURLE_OK) {
-        snprintf(err, errcap, "Get \"%s\": %s", t->spec.s.url, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
+        /* libcurl's "Couldn't connect to server" hides why: add the OS
+         * error, in Prometheus' words ("connect: connection refused") */
+        long oserr = 0;
+        char os[160] = "";
+        if (cc == CURLE_COULDNT_CONNECT && curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK &&
+            oserr > 0) {
+            char buf[128];
+            snprintf(os, sizeof os, " (connect: %s)", strerror_r((int)oserr, buf, sizeof buf));
+            if (os[11] >= 'A' && os[11] <= 'Z') os[11] = (char)(os[11] - 'A' + 'a');
+        }
+        snprintf(err, errcap, "Get \"%s\": %s%s", t->spec.s.url, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc),
+                 os);
     } else if (code != 200) {
         if (strchr(t->status_line, ' '))
             snprintf(err, errcap, "server returned HTTP status %s", t->status_line);

@@ -70,6 +70,9 @@ typedef struct scrape_target_spec {
     const char *basic_user, *basic_password; /* NULL = no basic auth */
     const char *tls_ca_file, *tls_cert_file, *tls_key_file; /* NULL = none */
     bool tls_insecure_skip_verify;
+    /* tls_config.server_name: sent as SNI and verified against the
+     * certificate instead of the URL's host (https only); NULL = none */
+    const char *tls_server_name;
     /* metric_relabel_configs, applied in order to every scraped series
      * after the target labels are attached (Prometheus'
      * mutateSampleLabels): a series they drop is not stored, does not
