@@ -191,7 +191,15 @@ size_t json_format_float(double v, char *buf, size_t cap) {
         /* value = 0.d1d2...dn x 10^(exp10+1) */
         int point = exp10 + 1; /* digits before the decimal point */
         if (neg) tmp[n++] = '-';
-        if (point <= 0) {
+        if (fabs(v) < 1e-6 || fabs(v) >= 1e21) {
+            /* Go's 'e' layout there, as Prometheus' jsonutil.MarshalValue:
+             * d[.ddd]e±XX, at least two exponent digits */
+            tmp[n++] = digits[0];
+            if (nd > 1) tmp[n++] = '.';
+            memcpy(tmp + n, digits + 1, nd - 1);
+            n += nd - 1;
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+        } else if (point <= 0) {
             tmp[n++] = '0';
             tmp[n++] = '.';
             for (int i = 0; i < -point; i++) tmp[n++] = '0';
