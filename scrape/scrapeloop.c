@@ -9,10 +9,10 @@
  * (`name{labels}` as the target sent it) to the cached tsdb ref, as
  * Prometheus' scrapeCache does: a known series costs a hash of its bytes,
  * no label work (a series metric relabelling dropped is cached as
- * dropped). Unlike Prometheus the cache keeps no copy of the final labels
- * (the head has them behind the ref): about 60 bytes plus the raw text
- * per series; the labels are built again only when the head does not
- * know a ref. The cache also carries what staleness needs: whether
+ * dropped). Unlike Prometheus the cache keeps neither the raw text (the
+ * key is its 128-bit hash) nor the final labels (the head has them behind
+ * the ref): 32 bytes per series in one table; the labels are built again
+ * only when the head does not know a ref. The cache also carries what staleness needs: whether
  * the series was in the last successful scrape. Metadata is one entry per
  * family per target, its strings interned across targets.
  *
@@ -78,102 +78,110 @@ static double mono_s(void) {
 
 /* ---- per-target series cache --------------------------------------------- */
 
-/* One allocation per series: the entry, then the raw series bytes. The
- * final labels are not kept: the tsdb ref stands for them (the head has
- * them), which saves their copy per series; when a ref is unknown to the
- * head (the first append was refused, or the series left the head) the
- * labels are built again from the sample (append_sample). */
+/* One slot per series the target exposed recently, 32 bytes, in an open
+ * addressing table (linear probing, no per-entry allocation). The key is the
+ * 128-bit XXH3 hash of the raw series bytes, not the bytes themselves: two
+ * different series of one target colliding needs ~2^64 series, and the
+ * table stays a fraction of the head's own per-series memory. The label set
+ * is not kept either: the head has it under `ref`, and when the head does
+ * not know a ref (the first append was refused, or the series left the
+ * head) the labels are built again from the sample (append_sample). */
+enum {
+    SE_USED = 1,        /* slot holds an entry */
+    SE_LAST_OK = 2,     /* exposed by the last successful scrape (staleness) */
+    SE_EXPLICIT_TS = 4, /* exposed with its own timestamp: no staleness tracking */
+    SE_DROPPED = 8,     /* metric relabelling drops it: no append, no staleness */
+};
+
 typedef struct series_entry {
-    uint64_t raw_hash;
-    uint64_t ref;           /* 0 until the head accepted a sample */
-    uint64_t seen;          /* id of the last scrape attempt that exposed it */
-    uint32_t raw_len;
-    bool in_last_ok;        /* exposed by the last successful scrape (staleness) */
-    bool dropped;           /* metric relabelling drops it: no append, no staleness */
-    bool explicit_ts;       /* exposed with its own timestamp: no staleness tracking */
-    char raw[];             /* raw series bytes as exposed */
+    uint64_t h_lo, h_hi;    /* XXH3-128 of the raw series bytes */
+    uint64_t ref;           /* tsdb ref; 0 = none yet */
+    uint32_t seen;          /* low bits of the last scrape attempt that exposed it */
+    uint32_t flags;         /* SE_* */
 } series_entry;
 
-static series_entry *entry_new(uint64_t h, const char *raw, size_t len) {
-    if (len > UINT32_MAX) return NULL;
-    series_entry *e = fl_malloc(sizeof *e + len);
-    if (!e) return NULL;
-    memset(e, 0, sizeof *e);
-    e->raw_hash = h;
-    e->raw_len = (uint32_t)len;
-    memcpy(e->raw, raw, len);
-    return e;
-}
-
 typedef struct series_cache {
-    series_entry **slots;   /* open addressing on raw_hash, NULL = empty */
+    series_entry *slots;    /* nslots, a power of two; flags == 0: empty */
     size_t nslots, n;
 } series_cache;
 
-static void entry_free(series_entry *e) {
-    fl_free(e);
-}
+/* Fill at most 7/8 of the slots: 100,000 series fit 131,072 (4 MiB). */
+#define CACHE_FULL(n, nslots) ((n) * 8 > (nslots) * 7)
 
 static void cache_free(series_cache *c) {
-    for (size_t i = 0; i < c->nslots; i++) entry_free(c->slots[i]);
     fl_free(c->slots);
     memset(c, 0, sizeof *c);
 }
 
-static series_entry *cache_get(const series_cache *c, uint64_t h, const char *raw, size_t len) {
+static inline size_t cache_home(uint64_t h_lo, size_t mask) { return (size_t)h_lo & mask; }
+
+static series_entry *cache_get(const series_cache *c, XXH128_hash_t h) {
     if (!c->nslots) return NULL;
     size_t mask = c->nslots - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        series_entry *e = c->slots[i];
-        if (!e) return NULL;
-        if (e->raw_hash == h && e->raw_len == len && memcmp(e->raw, raw, len) == 0) return e;
+    for (size_t i = cache_home(h.low64, mask);; i = (i + 1) & mask) {
+        series_entry *e = &c->slots[i];
+        if (!e->flags) return NULL;
+        if (e->h_lo == h.low64 && e->h_hi == h.high64) return e;
     }
 }
 
-static void cache_place(series_entry **slots, size_t nslots, series_entry *e) {
-    size_t mask = nslots - 1;
-    size_t i = e->raw_hash & mask;
-    while (slots[i]) i = (i + 1) & mask;
-    slots[i] = e;
+static series_entry *cache_place(series_entry *slots, size_t nslots, const series_entry *e) {
+    size_t mask = nslots - 1, i = cache_home(e->h_lo, mask);
+    while (slots[i].flags) i = (i + 1) & mask;
+    slots[i] = *e;
+    return &slots[i];
 }
 
-static int cache_put(series_cache *c, series_entry *e) {
-    if ((c->n + 1) * 2 > c->nslots) {
+/* Insert a new entry (not present). Pointers into the table are invalid
+ * after a call (it may grow). */
+static series_entry *cache_put(series_cache *c, XXH128_hash_t h) {
+    if (!c->nslots || CACHE_FULL(c->n + 1, c->nslots)) {
         size_t ns = c->nslots ? c->nslots * 2 : 256;
-        series_entry **slots = fl_calloc(ns, sizeof *slots);
-        if (!slots) return FLINT_ENOMEM;
+        series_entry *slots = fl_calloc(ns, sizeof *slots);
+        if (!slots) return NULL;
         for (size_t i = 0; i < c->nslots; i++)
-            if (c->slots[i]) cache_place(slots, ns, c->slots[i]);
+            if (c->slots[i].flags) cache_place(slots, ns, &c->slots[i]);
         fl_free(c->slots);
         c->slots = slots;
         c->nslots = ns;
     }
-    cache_place(c->slots, c->nslots, e);
+    series_entry e = {.h_lo = h.low64, .h_hi = h.high64, .flags = SE_USED};
     c->n++;
-    return 0;
+    return cache_place(c->slots, c->nslots, &e);
+}
+
+/* Remove slot i by shifting the rest of its cluster back (no tombstones). */
+static void cache_remove_at(series_cache *c, size_t i) {
+    size_t mask = c->nslots - 1;
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!c->slots[j].flags) break;
+        size_t k = cache_home(c->slots[j].h_lo, mask);
+        /* the entry at j may move to i unless its home lies cyclically in (i, j] */
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (stays) continue;
+        c->slots[i] = c->slots[j];
+        i = j;
+    }
+    memset(&c->slots[i], 0, sizeof c->slots[i]);
+    c->n--;
 }
 
 /* Drop entries not exposed for `keep` scrape attempts and not needed for
  * staleness (Prometheus drops them after one; a few more spare the label
- * work for series that flap). Rebuilds the table: no tombstones. */
-static void cache_evict(series_cache *c, uint64_t now_id, uint64_t keep) {
-    if (!c->nslots) return;
-    series_entry **tmp = fl_calloc(c->nslots, sizeof *tmp);
-    if (!tmp) return; /* evict next time */
-    size_t kept = 0;
-    for (size_t i = 0; i < c->nslots; i++) {
-        series_entry *e = c->slots[i];
-        if (!e) continue;
-        if (!e->in_last_ok && e->seen + keep < now_id) {
-            entry_free(e);
-            continue;
-        }
-        cache_place(tmp, c->nslots, e);
-        kept++;
+ * work for series that flap). In place: the scan starts after an empty
+ * slot so every cluster is walked in probe order, and a slot is looked at
+ * again after a removal shifted another entry into it. */
+static void cache_evict(series_cache *c, uint32_t now_id, uint32_t keep) {
+    if (!c->n) return;
+    size_t mask = c->nslots - 1, start = 0;
+    while (c->slots[start].flags) start = (start + 1) & mask; /* the table is never full */
+    for (size_t step = 0; step < c->nslots; step++) {
+        size_t i = (start + 1 + step) & mask;
+        while (c->slots[i].flags && !(c->slots[i].flags & SE_LAST_OK) &&
+               (uint32_t)(now_id - c->slots[i].seen) > keep)
+            cache_remove_at(c, i);
     }
-    fl_free(c->slots);
-    c->slots = tmp;
-    c->n = kept;
 }
 
 /* ---- metadata: interned strings, one entry per family ---------------------- */
@@ -672,10 +680,11 @@ static int write_report(target *t, tsdb_appender *app, int64_t ts, bool up, doub
  * or for those of it the current attempt did not expose (all: false). */
 static int write_stale(target *t, tsdb_appender *app, int64_t ts, bool all) {
     uint64_t dummy = 0;
+    uint32_t now = (uint32_t)t->scrape_id;
     for (size_t i = 0; i < t->cache.nslots; i++) {
-        series_entry *e = t->cache.slots[i];
-        if (!e || !e->in_last_ok) continue;
-        if (!all && e->seen == t->scrape_id && !e->explicit_ts) continue;
+        series_entry *e = &t->cache.slots[i];
+        if (!(e->flags & SE_LAST_OK)) continue;
+        if (!all && e->seen == now && !(e->flags & SE_EXPLICIT_TS)) continue;
         int rc = append_counted(t, app, &e->ref, NULL, 0, ts, stale_nan(), &dummy);
         if (rc == FLINT_ENOTFOUND) continue; /* not in the head: nothing to mark */
         if (rc) return rc;
@@ -684,9 +693,12 @@ static int write_stale(target *t, tsdb_appender *app, int64_t ts, bool all) {
 }
 
 static void mark_stale_done(target *t, bool success) {
+    uint32_t now = (uint32_t)t->scrape_id;
     for (size_t i = 0; i < t->cache.nslots; i++) {
-        series_entry *e = t->cache.slots[i];
-        if (e) e->in_last_ok = success && e->seen == t->scrape_id && !e->explicit_ts && !e->dropped;
+        series_entry *e = &t->cache.slots[i];
+        if (!e->flags) continue;
+        bool last_ok = success && e->seen == now && !(e->flags & (SE_EXPLICIT_TS | SE_DROPPED));
+        e->flags = last_ok ? e->flags | SE_LAST_OK : e->flags & ~(uint32_t)SE_LAST_OK;
     }
 }
 
@@ -812,31 +824,31 @@ static int append_sample(target *t, tsdb_appender *app, const expo_sample *s, re
     /* the parser says when the raw series is the previous sample's: then
      * not even the hash is needed */
     series_entry *e = s->series_repeated ? *prev : NULL;
-    uint64_t h = 0;
+    uint32_t now = (uint32_t)t->scrape_id;
     if (!e) {
-        h = XXH3_64bits(s->series, s->series_len);
-        e = cache_get(&t->cache, h, s->series, s->series_len);
-    }
-    if (!e) {
-        rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
-        bool dropped = rc == 1;
-        if (rc && !dropped) goto out;
-        rc = FLINT_ENOMEM;
-        if ((e = entry_new(h, s->series, s->series_len))) {
-            e->dropped = dropped;
-            rc = cache_put(&t->cache, e);
+        XXH128_hash_t h = XXH3_128bits(s->series, s->series_len);
+        e = cache_get(&t->cache, h);
+        if (!e) {
+            rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
+            bool dropped = rc == 1;
+            if (rc && !dropped) goto out;
+            if (!(e = cache_put(&t->cache, h))) {
+                rc = FLINT_ENOMEM;
+                snprintf(res->err, sizeof res->err, "out of memory");
+                goto out;
+            }
+            rc = 0;
+            if (dropped) e->flags |= SE_DROPPED;
+            else res->series_added++;
+            have_labels = !dropped;
+            e->seen = now - 1; /* not seen in this scrape yet */
         }
-        if (rc) {
-            entry_free(e);
-            snprintf(res->err, sizeof res->err, "out of memory");
-            goto out;
-        }
-        if (!dropped) res->series_added++;
-        have_labels = !dropped;
     }
-    *prev = e; /* entries never move or go away during a scrape */
-    if (e->dropped) { /* by metric_relabel_configs (cached, as Prometheus' addDropped) */
-        e->seen = t->scrape_id;
+    /* only the previous sample's entry is used again, and nothing grows
+     * the table between the two */
+    *prev = e;
+    if (e->flags & SE_DROPPED) { /* by metric_relabel_configs (cached, as Prometheus' addDropped) */
+        e->seen = now;
         goto out;
     }
     res->post_relabel++;
@@ -845,15 +857,15 @@ static int append_sample(target *t, tsdb_appender *app, const expo_sample *s, re
         rc = FLINT_ELIMIT;
         goto out;
     }
-    if (e->seen == t->scrape_id && !s->has_ts) {
+    if (e->seen == now && !s->has_ts) {
         /* the same series twice in one scrape: Prometheus' head refuses
          * the second (same timestamp) and counts it; store it once */
         t->n_dups++;
         goto out;
     }
-    e->seen = t->scrape_id;
+    e->seen = now;
     bool own_ts = sp->honor_timestamps && s->has_ts;
-    e->explicit_ts = own_ts;
+    e->flags = own_ts ? e->flags | SE_EXPLICIT_TS : e->flags & ~(uint32_t)SE_EXPLICIT_TS;
     int64_t ts = own_ts ? s->ts_ms : t->sched_ms;
     for (;;) {
         labels l = {NULL, 0};
@@ -1142,8 +1154,8 @@ static void stale_old_cache(scrape_manager *m, target *t, series_cache *old, int
     tsdb_appender *app = tsdb_appender_begin(m->db);
     if (!app) return;
     for (size_t i = 0; i < old->nslots; i++) {
-        series_entry *e = old->slots[i];
-        if (!e || !e->in_last_ok) continue;
+        series_entry *e = &old->slots[i];
+        if (!(e->flags & SE_LAST_OK)) continue;
         labels none = {NULL, 0};
         int rc = tsdb_append(app, e->ref, &none, ts, stale_nan(), &e->ref);
         if (rc && rc != FLINT_EOOO && rc != FLINT_ETOOOLD && rc != FLINT_EDUPSAMPLE && rc != FLINT_ENOTFOUND) {
@@ -1222,11 +1234,11 @@ static void process_scrape(scrape_manager *m, scrape_worker *w, target *t) {
     } else {
         md_release(&m->intern, md.v, md.n);
     }
-    if (t->scrape_id % 16 == 0) cache_evict(&t->cache, t->scrape_id, 4);
+    if (t->scrape_id % 16 == 0) cache_evict(&t->cache, (uint32_t)t->scrape_id, 4);
     if (!ok)
         flint_log(FLINT_LOG_DEBUG, "scrape", "scrape failed", "target=%s err=\"%s\"", t->spec.s.url, err);
     set_state(m, t, ok, err, dur);
-    if (t->body_cap > (1u << 24)) { /* do not keep a huge buffer around */
+    if (t->body_cap > (1u << 20)) { /* a big body's buffer is mapped per scrape, not kept */
         fl_free(t->body);
         t->body = NULL;
         t->body_cap = 0;
