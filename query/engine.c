@@ -15,10 +15,13 @@
 #include "storage/err.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Thread_local volatile int *tls_cancel;
 
@@ -295,6 +298,162 @@ static void raw_push(pql_q *q, pql_raw *r, int64_t t, double v) {
     r->t[r->n] = t;
     r->v[r->n] = v;
     r->n++;
+}
+
+static sel_state *sel_open(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, int *slot) {
+    sel_state *st = q_calloc(q, sizeof *st);
+    st->ms = q_calloc(q, (vs->vs.nmatchers ? vs->vs.nmatchers : 1) * sizeof *st->ms);
+    *slot = q_push_cleanup(q, sel_state_free, st);
+    for (size_t i = 0; i < vs->vs.nmatchers; i++) {
+        const ast_matcher *am = &vs->vs.matchers[i];
+        int rc = matcher_init(&st->ms[i], am->type, am->name, am->value);
+        if (rc) q_fail(q, PQL_ERR_EXECUTION, rc, "%s", flint_errmsg());
+        st->nms++;
+    }
+    int rc = tsdb_querier_open(q->db, mint, maxt, &st->qr);
+    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    rc = tsdb_select(st->qr, st->ms, st->nms, &st->set);
+    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    return st;
+}
+
+static void sel_close(pql_q *q, sel_state *st, int slot) {
+    q_pop_cleanup(q, slot, true);
+    q_free(q, st->ms);
+    q_free(q, st);
+}
+
+/* ---- selecting series in parallel ------------------------------------------------ */
+
+typedef struct par_series {
+    labels l;
+    tsdb_chunks *chunks;
+} par_series;
+
+typedef struct par_state {
+    const pql_q *q; /* read only off the calling thread: cancel flag, deadline */
+    par_series *s;
+    size_t n;
+    series_work_fn work;
+    void *ctx;
+    _Atomic size_t next;
+    _Atomic int stop;
+    _Atomic size_t err_at; /* lowest series index that failed, n if none */
+    pthread_mutex_t mu;
+    int err;
+    char errmsg[512];
+} par_state;
+
+static void par_free_chunks(void *arg) {
+    par_state *st = arg;
+    for (size_t i = 0; i < st->n; i++) {
+        tsdb_chunks_free(st->s[i].chunks);
+        st->s[i].chunks = NULL;
+    }
+}
+
+static bool q_expired(const pql_q *q) {
+    return (q->cancel && *q->cancel) || (q->deadline_ns && now_ns() > q->deadline_ns);
+}
+
+static void par_fail(par_state *st, size_t i, int rc) {
+    pthread_mutex_lock(&st->mu);
+    if (i < atomic_load(&st->err_at)) {
+        atomic_store(&st->err_at, i);
+        st->err = rc;
+        snprintf(st->errmsg, sizeof st->errmsg, "%s", flint_errmsg());
+    }
+    pthread_mutex_unlock(&st->mu);
+    atomic_store(&st->stop, 1);
+}
+
+static void *par_run(void *arg) {
+    par_state *st = arg;
+    pql_raw raw = {0};
+    for (unsigned k = 0; !atomic_load(&st->stop); k++) {
+        size_t i = atomic_fetch_add(&st->next, 1);
+        if (i >= st->n) break;
+        size_t need = tsdb_chunks_max_samples(st->s[i].chunks);
+        if (need > raw.cap) {
+            fl_free(raw.t);
+            fl_free(raw.v);
+            raw.t = fl_malloc((need ? need : 1) * sizeof *raw.t);
+            raw.v = fl_malloc((need ? need : 1) * sizeof *raw.v);
+            raw.cap = raw.t && raw.v ? need : 0;
+            if (!raw.cap) {
+                par_fail(st, i, flint_error(FLINT_ENOMEM, "out of memory"));
+                break;
+            }
+        }
+        int64_t got = tsdb_chunks_read(st->s[i].chunks, raw.t, raw.v, raw.cap);
+        if (got < 0) {
+            par_fail(st, i, (int)got);
+            break;
+        }
+        raw.n = (size_t)got;
+        st->work(st->ctx, i, &raw);
+        if ((k & 15) == 15 && q_expired(st->q)) atomic_store(&st->stop, 1);
+    }
+    fl_free(raw.t);
+    fl_free(raw.v);
+    return NULL;
+}
+
+/* Threads for n series of `samples` samples in all: 1 for small work. */
+static int par_threads(size_t n, size_t samples) {
+    if (n < 2 || samples < 100000) return 1;
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    int t = c < 1 ? 1 : c > 4 ? 4 : (int)c;
+    return (size_t)t > n ? (int)n : t;
+}
+
+void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
+                       series_begin_fn begin, series_work_fn work, series_done_fn done, void *ctx) {
+    int slot;
+    sel_state *sel = sel_open(q, vs, mint, maxt, &slot);
+    par_state *st = q_calloc(q, sizeof *st);
+    int pslot = q_push_cleanup(q, par_free_chunks, st);
+    size_t cap = 0, samples = 0;
+    while (tsdb_series_next(sel->set)) {
+        q_check(q);
+        if (st->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            st->s = q_realloc(q, st->s, cap * sizeof *st->s);
+        }
+        tsdb_chunks *c = NULL;
+        int rc = tsdb_series_snapshot(sel->set, &c);
+        if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+        st->s[st->n].chunks = c;
+        st->s[st->n].l = labels_copy(q, tsdb_series_labels(sel->set));
+        st->n++;
+        samples += tsdb_chunks_max_samples(c);
+    }
+    int rc = tsdb_series_err(sel->set);
+    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    begin(q, ctx, st->n);
+    st->q = q;
+    st->work = work;
+    st->ctx = ctx;
+    atomic_init(&st->next, 0);
+    atomic_init(&st->stop, 0);
+    atomic_init(&st->err_at, st->n);
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_t th[3];
+    int nth = 0, want = par_threads(st->n, samples);
+    while (nth < want - 1 && pthread_create(&th[nth], NULL, par_run, st) == 0) nth++;
+    par_run(st);
+    for (int i = 0; i < nth; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&st->mu);
+    if (atomic_load(&st->err_at) < st->n) q_fail(q, PQL_ERR_INTERNAL, st->err, "%s", st->errmsg);
+    q_check(q); /* a stop without an error: cancelled or timed out */
+    if (atomic_load(&st->next) < st->n)
+        q_fail(q, PQL_ERR_INTERNAL, FLINT_ECANCELED, "query evaluation stopped early");
+    par_free_chunks(st);
+    for (size_t i = 0; i < st->n; i++) done(q, ctx, i, &st->s[i].l);
+    q_pop_cleanup(q, pslot, false);
+    q_free(q, st->s);
+    q_free(q, st);
+    sel_close(q, sel, slot);
 }
 
 void select_series(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, series_fn fn,

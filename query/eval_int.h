@@ -235,6 +235,20 @@ typedef struct pql_raw {
 typedef void (*series_fn)(pql_q *q, void *ctx, const labels *l, const pql_raw *raw);
 void select_series(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, series_fn fn,
                    void *ctx);
+/* Parallel form for per-series work that needs nothing of the query: the
+ * series are snapshotted in label order on the calling thread (labels
+ * copied into the arena), begin(n) sizes the caller's per-series output,
+ * work(ctx, i, raw) runs on up to 4 threads (the calling one included) and
+ * must not touch the pql_q nor anything shared but its own slot i; raw
+ * holds the series' samples in [mint, maxt], stale markers kept, in a
+ * buffer the work may rewrite. Then done(i) runs on the calling thread for
+ * every series in order, where limits, annotations and errors happen as in
+ * select_series. */
+typedef void (*series_begin_fn)(pql_q *q, void *ctx, size_t n);
+typedef void (*series_work_fn)(void *ctx, size_t i, pql_raw *raw);
+typedef void (*series_done_fn)(pql_q *q, void *ctx, size_t i, const labels *l);
+void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
+                       series_begin_fn begin, series_work_fn work, series_done_fn done, void *ctx);
 /* Selector time for step i of ev (honours @ and offset). */
 int64_t sel_time(pql_q *q, const pql_ev *ev, const ast_modifiers *m, int64_t offset, size_t i);
 

@@ -27,6 +27,7 @@ typedef struct rwin {
     int64_t range_ms;
     int64_t ts;           /* step time */
     double p0, p1;        /* scalar arguments at this step */
+    bool no_resets;       /* known: no v[i] < v[i-1] in the window */
     pql_q *q;
 } rwin;
 
@@ -36,7 +37,7 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
     if (w->n < 2) return false;
     size_t n1 = w->n - 1;
     double result = w->v[n1] - w->v[0];
-    if (counter) {
+    if (counter && !w->no_resets) {
         double prev = w->v[0];
         for (size_t i = 1; i < w->n; i++) {
             if (w->v[i] < prev) result += prev;
@@ -320,20 +321,30 @@ typedef struct rctx {
     pql_vec out;
     bool *covered; /* absent_over_time: steps with any point */
     pql_raw buf;   /* samples without stale markers */
+    pql_q *q;      /* read only in par_work */
+    struct rslot *slots; /* select_series_par: one per series */
+    size_t nslots;
 } rctx;
 
-static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, const double *v, size_t n,
-                       bool copy_labels) {
+/* Slide the windows of every step over one series' points (stale markers
+ * removed) into vals (absent where the function gives nothing); returns the
+ * points set. Reads q only (sel_time), so it runs on worker threads for
+ * the functions in pure_fn. */
+static size_t run_windows(pql_q *q, const rctx *c, const int64_t *t, const double *v, size_t n,
+                          double *vals) {
     const pql_ev *ev = c->ev;
-    double *vals = NULL;
-    size_t lo = 0, hi = 0, npts = 0;
+    size_t lo = 0, hi = 0, npts = 0, last_reset = 0;
     rwin w = {.q = q, .range_ms = c->range};
-    q_samples_add(q, (int64_t)n);
+    int64_t prevT = 0;
     for (size_t i = 0; i < ev->nsteps; i++) {
         int64_t T = sel_time(q, ev, c->mod, c->offset, i);
         int64_t S = T - c->range;
-        if (i > 0 && T < sel_time(q, ev, c->mod, c->offset, i - 1)) lo = hi = 0;
-        while (hi < n && t[hi] <= T) hi++;
+        if (i > 0 && T < prevT) lo = hi = last_reset = 0;
+        prevT = T;
+        while (hi < n && t[hi] <= T) {
+            if (hi > 0 && v[hi] < v[hi - 1]) last_reset = hi;
+            hi++;
+        }
         while (lo < hi && t[lo] <= S) lo++;
         if (lo >= hi) continue;
         if (c->absent_over_time) {
@@ -348,14 +359,24 @@ static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, con
         w.ts = ev_time(ev, i);
         w.p0 = c->p0 ? c->p0[i] : 0;
         w.p1 = c->p1 ? c->p1[i] : 0;
+        w.no_resets = last_reset <= lo;
         double out;
         if (!c->fn(&w, &out)) continue;
-        if (!vals) vals = q_steps(q, ev);
         vals[i] = out;
         npts++;
     }
-    q_samples_add(q, -(int64_t)n);
-    if (!vals) return;
+    return npts;
+}
+
+/* The output side of one series: limits, the counter-name info, the vector. */
+static void finish_series(pql_q *q, rctx *c, const labels *l, size_t nraw, double *vals, size_t npts,
+                          bool copy_labels) {
+    q_samples_add(q, (int64_t)nraw);
+    q_samples_add(q, -(int64_t)nraw);
+    if (!npts) {
+        q_free(q, vals);
+        return;
+    }
     q_samples_add(q, (int64_t)npts);
     if (c->counter_check) {
         const char *name = labels_get(l, "__name__");
@@ -374,6 +395,16 @@ static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, con
         }
     }
     vec_push(q, &c->out, copy_labels ? labels_copy(q, l) : *l, vals, c->drop_name);
+}
+
+static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, const double *v, size_t n,
+                       bool copy_labels) {
+    q_samples_add(q, (int64_t)n);
+    q_samples_add(q, -(int64_t)n);
+    double *vals = c->absent_over_time ? NULL : q_steps(q, c->ev);
+    size_t npts = run_windows(q, c, t, v, n, vals);
+    if (c->absent_over_time) return;
+    finish_series(q, c, l, n, vals, npts, copy_labels);
 }
 
 static void sel_series_cb(pql_q *q, void *arg, const labels *l, const pql_raw *raw) {
@@ -397,6 +428,48 @@ static void sel_series_cb(pql_q *q, void *arg, const labels *l, const pql_raw *r
     run_series(q, c, l, c->buf.t, c->buf.v, c->buf.n, true);
 }
 
+/* ---- the same over threads (select_series_par) ------------------------------------- */
+
+typedef struct rslot {
+    double *vals;
+    size_t nraw, npts;
+} rslot;
+
+static void par_begin(pql_q *q, void *arg, size_t n) {
+    rctx *c = arg;
+    c->slots = q_calloc(q, (n ? n : 1) * sizeof *c->slots);
+    c->nslots = n;
+    for (size_t i = 0; i < n; i++) c->slots[i].vals = q_steps(q, c->ev);
+}
+
+static void par_work(void *arg, size_t i, pql_raw *raw) {
+    rctx *c = arg;
+    size_t k = 0;
+    for (size_t j = 0; j < raw->n; j++) {
+        uint64_t b;
+        memcpy(&b, &raw->v[j], sizeof b);
+        if (b == STALE_NAN_BITS) continue;
+        raw->t[k] = raw->t[j];
+        raw->v[k] = raw->v[j];
+        k++;
+    }
+    rslot *s = &c->slots[i];
+    s->nraw = k;
+    s->npts = run_windows(c->q, c, raw->t, raw->v, k, s->vals);
+}
+
+static void par_done(pql_q *q, void *arg, size_t i, const labels *l) {
+    rctx *c = arg;
+    rslot *s = &c->slots[i];
+    double *vals = s->vals;
+    s->vals = NULL;
+    finish_series(q, c, l, s->nraw, vals, s->npts, false);
+}
+
+/* Functions that only read their window (no allocation, no errors). */
+static bool pure_fn(rfn fn) {
+    return fn != f_quantile && fn != f_mad && fn != f_des;
+}
 
 pql_val eval_range_call(pql_q *q, const pql_ev *ev, const ast_node *n, size_t mi) {
     const char *name = n->call.func->name;
@@ -435,7 +508,13 @@ pql_val eval_range_call(pql_q *q, const pql_ev *ev, const ast_node *n, size_t mi
         c.range = node_range_ms(q, arg);
         int64_t t0 = sel_time(q, ev, c.mod, c.offset, 0);
         int64_t t1 = sel_time(q, ev, c.mod, c.offset, ev->nsteps - 1);
-        select_series(q, vs, t0 - c.range + 1, t1, sel_series_cb, &c);
+        if (!c.absent_over_time && pure_fn(c.fn)) {
+            c.q = q;
+            select_series_par(q, vs, t0 - c.range + 1, t1, par_begin, par_work, par_done, &c);
+            q_free(q, c.slots);
+        } else {
+            select_series(q, vs, t0 - c.range + 1, t1, sel_series_cb, &c);
+        }
         q_free(q, c.buf.t);
         q_free(q, c.buf.v);
     } else {
