@@ -28,6 +28,8 @@ typedef struct rwin {
     int64_t ts;           /* step time */
     double p0, p1;        /* scalar arguments at this step */
     bool no_resets;       /* known: no v[i] < v[i-1] in the window */
+    bool isum_ok;         /* isum is the exact sum of the window */
+    int64_t isum;
     pql_q *q;
 } rwin;
 
@@ -143,6 +145,13 @@ static bool f_changes(const rwin *w, double *o) {
     return true;
 }
 static bool f_avg(const rwin *w, double *o) {
+    if (w->isum_ok) {
+        /* every partial sum below is an exact integer: the Kahan
+         * compensation stays +0 and the incremental mean never starts */
+        double count = (double)w->n;
+        *o = (double)w->isum / count + 0.0 / count;
+        return true;
+    }
     double sum = w->v[0], count = 1, mean = 0, c = 0;
     bool incr = false;
     for (size_t i = 1; i < w->n; i++) {
@@ -170,6 +179,10 @@ static bool f_avg(const rwin *w, double *o) {
     return true;
 }
 static bool f_sum(const rwin *w, double *o) {
+    if (w->isum_ok) { /* exact integer partial sums: compensation +0 */
+        *o = (double)w->isum + 0.0;
+        return true;
+    }
     double sum = 0, c = 0;
     for (size_t i = 0; i < w->n; i++) kahan_inc(w->v[i], &sum, &c);
     *o = isinf(sum) ? sum : sum + c;
@@ -330,22 +343,42 @@ typedef struct rctx {
  * removed) into vals (absent where the function gives nothing); returns the
  * points set. Reads q only (sel_time), so it runs on worker threads for
  * the functions in pure_fn. */
+/* True when every value is an integer and the sum of their magnitudes is
+ * below 2^53: then any running sum over them in double is exact. */
+static bool exact_int_sums(const double *v, size_t n) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs(v[i]);
+        if (!(a < 9007199254740992.0) || a != (double)(int64_t)a) return false;
+        total += (uint64_t)a;
+        if (total >= (UINT64_C(1) << 53)) return false;
+    }
+    return true;
+}
+
 static size_t run_windows(pql_q *q, const rctx *c, const int64_t *t, const double *v, size_t n,
                           double *vals) {
     const pql_ev *ev = c->ev;
     size_t lo = 0, hi = 0, npts = 0, last_reset = 0;
     rwin w = {.q = q, .range_ms = c->range};
-    int64_t prevT = 0;
+    int64_t prevT = 0, isum = 0;
+    bool isums = (c->fn == f_avg || c->fn == f_sum) && exact_int_sums(v, n);
     for (size_t i = 0; i < ev->nsteps; i++) {
         int64_t T = sel_time(q, ev, c->mod, c->offset, i);
         int64_t S = T - c->range;
-        if (i > 0 && T < prevT) lo = hi = last_reset = 0;
+        if (i > 0 && T < prevT) lo = hi = last_reset = 0, isum = 0;
         prevT = T;
         while (hi < n && t[hi] <= T) {
             if (hi > 0 && v[hi] < v[hi - 1]) last_reset = hi;
+            if (isums) isum += (int64_t)v[hi];
             hi++;
         }
-        while (lo < hi && t[lo] <= S) lo++;
+        while (lo < hi && t[lo] <= S) {
+            if (isums) isum -= (int64_t)v[lo];
+            lo++;
+        }
+        w.isum_ok = isums;
+        w.isum = isum;
         if (lo >= hi) continue;
         if (c->absent_over_time) {
             c->covered[i] = true;
