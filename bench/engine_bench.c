@@ -224,7 +224,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: engine_bench DATA_DIR [HIST_DATA_DIR]\n");
         return 2;
     }
-    pql_engine *e = pql_engine_new(NULL);
+    pql_engine_opts eo = {0};
+    if (getenv("ENGINE_BENCH_THREADS")) eo.threads = atoi(getenv("ENGINE_BENCH_THREADS"));
+    pql_engine *e = pql_engine_new(&eo);
     if (!e) {
         fprintf(stderr, "engine_bench: out of memory\n");
         return 1;

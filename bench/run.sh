@@ -8,16 +8,20 @@
 #   4. storage: flint import vs promtool backfill vs VictoriaMetrics import on
 #      ../shared/bench's dataset (10,000 series x 24 h at 15 s by default):
 #      bytes per sample on disk, samples per second loaded
+#   5. engine: PromQL range queries in-process (bench/engine_bench.c)
+#   6. latency: HTTP query_range latency of ../shared/bench/queries.txt,
+#      flint server vs VictoriaMetrics (and Prometheus) in the same session
+#      (bench/latency_bench.py)
 #
 # Environment: BENCH_DATA (dataset dir, generated if missing), BENCH_PEERS
 # (default "prometheus,victoriametrics"; "" for flint only), BENCH_ONLY
-# (space-separated subset of: chunk head expo storage engine).
+# (space-separated subset of: chunk head expo storage engine latency).
 # Results: bench/results/*.{txt,json,md}; figures are copied by hand into
 # docs/benchmarks.md with the date and machine.
 set -eu
 cd "$(dirname "$0")/.."
 DATA=${BENCH_DATA:-/tmp/bench-data}
-ONLY=${BENCH_ONLY:-chunk head expo storage engine}
+ONLY=${BENCH_ONLY:-chunk head expo storage engine latency}
 SHARED=$(cd ../shared/bench && pwd)
 harness=build/peer-bench
 rm -rf "$harness" && mkdir -p build && cp -r "$SHARED" "$harness" && chmod -R u+w "$harness"
@@ -71,4 +75,14 @@ if want engine && [ -x build/bench/engine_bench ]; then
         touch "$hist/db.done"
     fi
     build/bench/engine_bench "$fdb" "$hist/db" | tee bench/results/engine.txt
+fi
+if want latency; then
+    echo "=== HTTP query latency: flint server vs peers ($DATA)"
+    # VictoriaMetrics is re-run here so its figures come from the same
+    # window as flint's; Prometheus' storage-step result is reused.
+    peers=$(echo "${BENCH_PEERS-prometheus,victoriametrics}" | tr ',' '\n' | sort -r | paste -sd, -)
+    fsrc=/tmp/bench-flint-storage
+    [ -d "$fsrc" ] || fsrc=/tmp/bench-flint-engine
+    python3 bench/latency_bench.py --harness "$harness" --data "$DATA" --flint ./flint \
+        --flint-data "$fsrc" --peers "$peers" --reuse-prometheus --out bench/results
 fi

@@ -400,9 +400,9 @@ static void *par_run(void *arg) {
 }
 
 /* Threads for n series of `samples` samples in all: 1 for small work. */
-static int par_threads(size_t n, size_t samples) {
+static int par_threads(const pql_engine *e, size_t n, size_t samples) {
     if (n < 2 || samples < 100000) return 1;
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    long c = e->o.threads > 0 ? e->o.threads : sysconf(_SC_NPROCESSORS_ONLN);
     int t = c < 1 ? 1 : c > 4 ? 4 : (int)c;
     return (size_t)t > n ? (int)n : t;
 }
@@ -439,7 +439,7 @@ void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
     atomic_init(&st->err_at, st->n);
     pthread_mutex_init(&st->mu, NULL);
     pthread_t th[3];
-    int nth = 0, want = par_threads(st->n, samples);
+    int nth = 0, want = par_threads(q->eng, st->n, samples);
     while (nth < want - 1 && pthread_create(&th[nth], NULL, par_run, st) == 0) nth++;
     par_run(st);
     for (int i = 0; i < nth; i++) pthread_join(th[i], NULL);
