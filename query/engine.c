@@ -197,6 +197,32 @@ void q_pop_cleanup(pql_q *q, int slot, bool run) {
 
 /* ---- values ------------------------------------------------------------------ */
 
+/* The pool for select_series_par's work functions, which run on several
+ * threads while the calling thread does nothing else with the pool. */
+static pthread_mutex_t shared_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+double *q_steps_shared(pql_q *q, const pql_ev *ev) {
+    size_t n = ev->nsteps * sizeof(double);
+    pql_pool_hdr *h = fl_malloc(sizeof *h + n);
+    if (!h) return NULL;
+    h->size = n;
+    pthread_mutex_lock(&shared_pool_mu);
+    h->next = q->pool.next;
+    h->prev = &q->pool;
+    q->pool.next->prev = h;
+    q->pool.next = h;
+    pthread_mutex_unlock(&shared_pool_mu);
+    double *v = (double *)(h + 1), a = pql_absent();
+    for (size_t i = 0; i < ev->nsteps; i++) v[i] = a;
+    return v;
+}
+
+void q_free_shared(pql_q *q, void *p) {
+    pthread_mutex_lock(&shared_pool_mu);
+    q_free(q, p);
+    pthread_mutex_unlock(&shared_pool_mu);
+}
+
 double *q_steps(pql_q *q, const pql_ev *ev) {
     double *v = q_alloc(q, ev->nsteps * sizeof *v);
     double a = pql_absent();
@@ -391,7 +417,11 @@ static void *par_run(void *arg) {
             break;
         }
         raw.n = (size_t)got;
-        st->work(st->ctx, i, &raw);
+        int rc = st->work(st->ctx, i, &raw);
+        if (rc) {
+            par_fail(st, i, rc);
+            break;
+        }
         if ((k & 15) == 15 && q_expired(st->q)) atomic_store(&st->stop, 1);
     }
     fl_free(raw.t);

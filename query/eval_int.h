@@ -140,6 +140,10 @@ int q_push_cleanup(pql_q *q, void (*fn)(void *), void *arg); /* returns slot */
 void q_pop_cleanup(pql_q *q, int slot, bool run);
 
 double *q_steps(pql_q *q, const pql_ev *ev);     /* nsteps absent values */
+/* The same for select_series_par's work functions (any thread; NULL when
+ * out of memory), and q_free for what they allocated. */
+double *q_steps_shared(pql_q *q, const pql_ev *ev);
+void q_free_shared(pql_q *q, void *p);
 void vec_push(pql_q *q, pql_vec *v, labels l, double *vals, bool drop_name);
 void vec_free(pql_q *q, pql_vec *v);
 void val_free(pql_q *q, pql_val *v);
@@ -239,13 +243,14 @@ void select_series(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, ser
  * series are snapshotted in label order on the calling thread (labels
  * copied into the arena), begin(n) sizes the caller's per-series output,
  * work(ctx, i, raw) runs on up to 4 threads (the calling one included) and
- * must not touch the pql_q nor anything shared but its own slot i; raw
+ * must not touch the pql_q (but through q_steps_shared and q_free_shared)
+ * nor anything shared but its own slot i; raw
  * holds the series' samples in [mint, maxt], stale markers kept, in a
  * buffer the work may rewrite. Then done(i) runs on the calling thread for
  * every series in order, where limits, annotations and errors happen as in
  * select_series. */
 typedef void (*series_begin_fn)(pql_q *q, void *ctx, size_t n);
-typedef void (*series_work_fn)(void *ctx, size_t i, pql_raw *raw);
+typedef int (*series_work_fn)(void *ctx, size_t i, pql_raw *raw); /* 0 or FLINT_E* */
 typedef void (*series_done_fn)(pql_q *q, void *ctx, size_t i, const labels *l);
 void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
                        series_begin_fn begin, series_work_fn work, series_done_fn done, void *ctx);

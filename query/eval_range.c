@@ -357,13 +357,14 @@ static bool exact_int_sums(const double *v, size_t n) {
 }
 
 static size_t run_windows(pql_q *q, const rctx *c, const int64_t *t, const double *v, size_t n,
-                          double *vals) {
+                          double *vals, bool poll) {
     const pql_ev *ev = c->ev;
     size_t lo = 0, hi = 0, npts = 0, last_reset = 0;
     rwin w = {.q = q, .range_ms = c->range};
     int64_t prevT = 0, isum = 0;
     bool isums = (c->fn == f_avg || c->fn == f_sum) && exact_int_sums(v, n);
     for (size_t i = 0; i < ev->nsteps; i++) {
+        if (poll && (i & 255) == 255) q_check(q); /* long windows (subqueries) */
         int64_t T = sel_time(q, ev, c->mod, c->offset, i);
         int64_t S = T - c->range;
         if (i > 0 && T < prevT) lo = hi = last_reset = 0, isum = 0;
@@ -435,7 +436,7 @@ static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, con
     q_samples_add(q, (int64_t)n);
     q_samples_add(q, -(int64_t)n);
     double *vals = c->absent_over_time ? NULL : q_steps(q, c->ev);
-    size_t npts = run_windows(q, c, t, v, n, vals);
+    size_t npts = run_windows(q, c, t, v, n, vals, true);
     if (c->absent_over_time) return;
     finish_series(q, c, l, n, vals, npts, copy_labels);
 }
@@ -472,10 +473,9 @@ static void par_begin(pql_q *q, void *arg, size_t n) {
     rctx *c = arg;
     c->slots = q_calloc(q, (n ? n : 1) * sizeof *c->slots);
     c->nslots = n;
-    for (size_t i = 0; i < n; i++) c->slots[i].vals = q_steps(q, c->ev);
 }
 
-static void par_work(void *arg, size_t i, pql_raw *raw) {
+static int par_work(void *arg, size_t i, pql_raw *raw) {
     rctx *c = arg;
     size_t k = 0;
     for (size_t j = 0; j < raw->n; j++) {
@@ -488,7 +488,13 @@ static void par_work(void *arg, size_t i, pql_raw *raw) {
     }
     rslot *s = &c->slots[i];
     s->nraw = k;
-    s->npts = run_windows(c->q, c, raw->t, raw->v, k, s->vals);
+    if (!(s->vals = q_steps_shared(c->q, c->ev))) return flint_error(FLINT_ENOMEM, "out of memory");
+    s->npts = run_windows(c->q, c, raw->t, raw->v, k, s->vals, false);
+    if (!s->npts) {
+        q_free_shared(c->q, s->vals);
+        s->vals = NULL;
+    }
+    return 0;
 }
 
 static void par_done(pql_q *q, void *arg, size_t i, const labels *l) {
@@ -560,6 +566,7 @@ pql_val eval_range_call(pql_q *q, const pql_ev *ev, const ast_node *n, size_t mi
         int64_t *ts = q_alloc(q, (inner.nsteps + 1) * sizeof *ts);
         double *vs = q_alloc(q, (inner.nsteps + 1) * sizeof *vs);
         for (size_t s = 0; s < sv.n; s++) {
+            q_check(q);
             size_t k = 0;
             for (size_t i = 0; i < inner.nsteps; i++) {
                 double x = sv.s[s].v[i];
