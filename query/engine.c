@@ -453,9 +453,9 @@ void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
         tsdb_chunks *c = NULL;
         int rc = tsdb_series_snapshot(sel->set, &c);
         if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
-        st->s[st->n].chunks = c;
-        st->s[st->n].l = labels_copy(q, tsdb_series_labels(sel->set));
+        st->s[st->n].chunks = c; /* counted at once: freed if what follows fails */
         st->n++;
+        st->s[st->n - 1].l = labels_copy(q, tsdb_series_labels(sel->set));
         samples += tsdb_chunks_max_samples(c);
     }
     int rc = tsdb_series_err(sel->set);
