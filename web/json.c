@@ -258,6 +258,43 @@ static int ndigits128(u128 v) {
     return d;
 }
 
+/* Ryu's digit loop on r (the value), p and m (the interval's ends), all
+ * scaled by 10^q and truncated; vr_tz/vm_tz: the digits dropped from r and m
+ * so far were zeros (last: the most recent one dropped from r); p_exact: p
+ * was not truncated (it is then excluded unless accept). */
+static bool shortest_loop3(uint64_t r, uint64_t p, uint64_t m, bool vr_tz, bool vm_tz, bool p_exact,
+                           bool accept, int q, uint64_t *out, int *exp10, unsigned last) {
+    if (!accept && p_exact) p--;
+    int removed = 0;
+    while (p / 10 > m / 10) {
+        vm_tz = vm_tz && m % 10 == 0;
+        vr_tz = vr_tz && last == 0;
+        last = (unsigned)(r % 10);
+        r /= 10;
+        p /= 10;
+        m /= 10;
+        removed++;
+    }
+    if (vm_tz)
+        while (m % 10 == 0) {
+            vr_tz = vr_tz && last == 0;
+            last = (unsigned)(r % 10);
+            r /= 10;
+            p /= 10;
+            m /= 10;
+            removed++;
+        }
+    if (vr_tz && last == 5 && r % 2 == 0) last = 4; /* round half to even */
+    *out = r + ((r == m && (!accept || !vm_tz)) || last >= 5);
+    *exp10 = q + removed;
+    return true;
+}
+
+static bool shortest_loop(uint64_t r, uint64_t p, uint64_t m, bool vr_tz, bool vm_tz, bool p_exact,
+                          bool accept, int q, uint64_t *out, int *exp10) {
+    return shortest_loop3(r, p, m, vr_tz, vm_tz, p_exact, accept, q, out, exp10, 0);
+}
+
 /* Digits of the finite, non-zero |v|: *out * 10^*exp10. False when v is
  * outside the covered range. */
 static bool shortest_fast(double v, uint64_t *out, int *exp10) {
@@ -283,7 +320,23 @@ static bool shortest_fast(double v, uint64_t *out, int *exp10) {
     } else {
         int s = -e2;
         if (s > 100) return false;
-        int k = s < 31 ? s : 31, sh = s - k;
+        /* 10^k taking the value to 18-19 digits (width of the interval
+         * >= 8 units there), so that everything fits 64 bits */
+        int k = (int)floor(19.0 - (e2 + 55) * 0.30102999566398120);
+        if (k > s) k = s;
+        if (k > 31) k = 31;
+        int sh = s - k;
+        u128 p0 = (u128)mp * POW5[k] >> sh;
+        if ((p0 >> 64) == 0 && p0 - ((u128)mm * POW5[k] >> sh) >= 2) {
+            uint64_t sr = (uint64_t)((u128)mv * POW5[k] >> sh), sp = (uint64_t)p0;
+            uint64_t sm = (uint64_t)((u128)mm * POW5[k] >> sh);
+            u128 mask = ((u128)1 << sh) - 1;
+            return shortest_loop(sr, sp, sm, ((u128)mv * POW5[k] & mask) == 0,
+                                 accept && ((u128)mm * POW5[k] & mask) == 0,
+                                 ((u128)mp * POW5[k] & mask) == 0, accept, -k, out, exp10);
+        }
+        k = s < 31 ? s : 31;
+        sh = s - k;
         u128 r = (u128)mv * POW5[k], p = (u128)mp * POW5[k], m = (u128)mm * POW5[k];
         u128 mask = ((u128)1 << sh) - 1;
         vr = r >> sh;
@@ -313,29 +366,9 @@ static bool shortest_fast(double v, uint64_t *out, int *exp10) {
         vm /= pd;
         removed = d;
     }
-    uint64_t r = (uint64_t)vr, p = (uint64_t)vp, m = (uint64_t)vm;
-    while (p / 10 > m / 10) {
-        vm_tz = vm_tz && m % 10 == 0;
-        vr_tz = vr_tz && last == 0;
-        last = (unsigned)(r % 10);
-        r /= 10;
-        p /= 10;
-        m /= 10;
-        removed++;
-    }
-    if (vm_tz)
-        while (m % 10 == 0) {
-            vr_tz = vr_tz && last == 0;
-            last = (unsigned)(r % 10);
-            r /= 10;
-            p /= 10;
-            m /= 10;
-            removed++;
-        }
-    if (vr_tz && last == 5 && r % 2 == 0) last = 4; /* round half to even */
-    *out = r + ((r == m && (!accept || !vm_tz)) || last >= 5);
-    *exp10 = q + removed;
-    return true;
+    /* vp's exclusion is done */
+    return shortest_loop3((uint64_t)vr, (uint64_t)vp, (uint64_t)vm, vr_tz, vm_tz, false, accept, q + removed,
+                          out, exp10, last);
 }
 
 size_t json_format_float(double v, char *buf, size_t cap) {
