@@ -2,30 +2,37 @@
 """latency_bench.py - HTTP query latency of flint beside VictoriaMetrics and
 Prometheus: ../shared/bench/queries.txt through /api/v1/query_range over the
 dataset's full range at a 60 s step (query_bench.py: 1 cold run, then the
-median of --reps), in one session so the ratios are comparable on a shared
-machine.
+median of --reps).
 
-  flint:            a copy of an imported data dir (`flint import openmetrics`;
-                    --flint-data, imported here when missing) served by
-                    `flint server` with no scrape jobs on 127.0.0.1:<free port>;
-                    measured before and after the peers, both runs reported
-  victoriametrics:  run_peer.py storage --peer victoriametrics (HTTP import,
-                    merges settled, then the same query_bench)
-  prometheus:       run_peer.py storage --peer prometheus (promtool backfill,
-                    ~8 min); the storage step's result of the same `make
-                    bench` is reused when present (--reuse-prometheus)
+The machine is shared, so the servers run side by side and are measured in
+interleaved rounds (the order rotates each round); a figure is the median of
+a server's per-round medians, and the ratios compare the same time window.
 
-Writes latency.json and latency.md under --out. Standard library only.
+  flint:            a copy of an imported data dir (--flint-data; `flint import
+                    openmetrics dataset.om DIR` here when missing) served by
+                    `flint server` with no scrape jobs
+  victoriametrics:  a copy of /tmp/bench-victoriametrics-storage (the data
+                    dir run_peer.py storage --peer victoriametrics leaves;
+                    that is run first, ~2 min, when it is missing), served by
+                    victoria-metrics -search.disableCache
+  prometheus:       a copy of /tmp/bench-prometheus-storage (run_peer.py
+                    storage --peer prometheus, ~8 min, when missing), served
+                    by prometheus with no scrape jobs
+
+Every server binds 127.0.0.1:<free port> and is ended by its PID; copies live
+in a temporary directory removed at the end. Writes latency.json and
+latency.md under --out. Standard library only.
 
 Usage: latency_bench.py --harness DIR --data DIR [--flint ./flint]
-           [--flint-data DIR] [--peers victoriametrics,prometheus] [--reps 7]
-           [--out bench/results]
+           [--flint-data DIR] [--peers victoriametrics,prometheus]
+           [--rounds 3] [--reps 5] [--out bench/results]
 """
 import argparse
 import json
 import os
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -65,52 +72,29 @@ def stop(proc):
             proc.wait(timeout=10)
 
 
-def flint_queries(args, src, label):
-    """Serve a copy of src with flint and run query_bench; returns its JSON."""
-    tmp = tempfile.mkdtemp(prefix="bench-flint-latency-")
-    data = os.path.join(tmp, "data")
-    shutil.copytree(src, data, ignore=shutil.ignore_patterns("lock"))
-    cfg = os.path.join(tmp, "empty.yml")
-    with open(cfg, "w") as f:
-        f.write("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(f"/tmp/bench-logs/flint-latency-{label}.log", "w")
-    proc = subprocess.Popen([args.flint, "server", f"--config.file={cfg}", f"--storage.tsdb.path={data}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        if not wait_ready(url, 60):
-            return {"error": f"flint server not ready, see /tmp/bench-logs/flint-latency-{label}.log"}
-        out = os.path.join(tmp, "q.json")
-        r = subprocess.run([sys.executable, os.path.join(args.harness, "query_bench.py"), "--url", url,
-                            "--meta", os.path.join(args.data, "dataset.json"), "--reps", str(args.reps),
-                            "--pid", str(proc.pid), "--out", out,
-                            "--save-bodies", f"/tmp/bench-bodies-flint-{label}"],
-                           stdout=subprocess.DEVNULL, stderr=log, timeout=1800)
-        if r.returncode != 0 or not os.path.exists(out):
-            return {"error": f"query_bench rc={r.returncode}"}
-        return json.load(open(out))
-    finally:
+def start_server(name, cmd, url, log_path):
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    if not wait_ready(url, 120):
         stop(proc)
-        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError(f"{name} not ready, see {log_path}")
+    return proc
 
 
-def peer_queries(args, peer):
-    path = os.path.join(args.harness, "results", f"{peer}-storage.json")
-    if not (peer == "prometheus" and args.reuse_prometheus and os.path.exists(path)):
+def peer_data(args, peer):
+    """The data dir a run_peer.py storage run left for peer (loading it first when missing)."""
+    d = f"/tmp/bench-{peer}-storage"
+    if args.reload or not os.path.isdir(d) or not os.listdir(d):
         log = open(f"/tmp/bench-logs/{peer}-latency-driver.log", "w")
         r = subprocess.run([sys.executable, "run_peer.py", "storage", "--peer", peer, "--data", args.data,
-                            "--reps", str(args.reps)],
-                           cwd=args.harness, stdout=log, stderr=subprocess.STDOUT, timeout=3600)
-        if r.returncode != 0 or not os.path.exists(path):
-            return {"error": f"run_peer.py rc={r.returncode}, see /tmp/bench-logs/{peer}-latency-driver.log"}
-    q = json.load(open(path)).get("queries")
-    return q if isinstance(q, dict) else {"error": "no query results"}
+                            "--reps", "1"], cwd=args.harness, stdout=log, stderr=subprocess.STDOUT, timeout=3600)
+        if r.returncode != 0:
+            raise RuntimeError(f"run_peer.py rc={r.returncode}, see /tmp/bench-logs/{peer}-latency-driver.log")
+    return d
 
 
 def medians(res):
-    return {k: v.get("median_ms") for k, v in (res.get("queries") or {}).items()} if "error" not in res else {}
+    return {k: v.get("median_ms") for k, v in (res.get("queries") or {}).items()}
 
 
 def main():
@@ -120,8 +104,9 @@ def main():
     ap.add_argument("--flint", default="./flint")
     ap.add_argument("--flint-data", default="/tmp/bench-flint-storage")
     ap.add_argument("--peers", default="victoriametrics,prometheus")
-    ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--reuse-prometheus", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reload", action="store_true", help="reload the peers' data even if present")
     ap.add_argument("--out", default="bench/results")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -135,27 +120,80 @@ def main():
                 subprocess.run([args.flint, "import", "openmetrics", os.path.join(args.data, "dataset.om"), src],
                                stdout=log, stderr=subprocess.STDOUT, check=True, timeout=3600)
             open(src + ".done", "w").close()
-    runs = {"flint (before peers)": flint_queries(args, src, "1")}
-    for p in [p for p in args.peers.split(",") if p]:
-        runs[p] = peer_queries(args, p)
-    runs["flint (after peers)"] = flint_queries(args, src, "2")
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    json.dump({"when": when, "runs": runs}, open(os.path.join(args.out, "latency.json"), "w"), indent=1)
+    peers = [p for p in args.peers.split(",") if p]
+    dirs = {"flint": src}
+    errors = {}
+    for p in peers:
+        try:
+            dirs[p] = peer_data(args, p)
+        except RuntimeError as e:
+            errors[p] = str(e)
+    tmp = tempfile.mkdtemp(prefix="bench-latency-")
+    procs, urls = {}, {}
+    try:
+        cfg = os.path.join(tmp, "empty.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+        for name, d in dirs.items():
+            copy = os.path.join(tmp, name)
+            shutil.copytree(d, copy, ignore=shutil.ignore_patterns("lock", "*.lock", "flock.lock"))
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            listen = f"127.0.0.1:{port}"
+            if name == "flint":
+                cmd = [args.flint, "server", f"--config.file={cfg}", f"--storage.tsdb.path={copy}",
+                       f"--web.listen-address={listen}", "--log.level=warn"]
+            elif name == "victoriametrics":
+                cmd = ["victoria-metrics", f"-storageDataPath={copy}", f"-httpListenAddr={listen}",
+                       "-search.disableCache", "-retentionPeriod=100y"]
+            else:
+                cmd = ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={copy}",
+                       f"--web.listen-address={listen}", "--storage.tsdb.retention.time=100y"]
+            try:
+                procs[name] = start_server(name, cmd, url, f"/tmp/bench-logs/{name}-latency.log")
+                urls[name] = url
+            except RuntimeError as e:
+                errors[name] = str(e)
+        names = list(urls)
+        rounds = {n: [] for n in names}
+        for r in range(args.rounds):
+            order = names[r % len(names):] + names[:r % len(names)] if names else []
+            for n in order:
+                out = os.path.join(tmp, f"{n}-{r}.json")
+                subprocess.run([sys.executable, os.path.join(args.harness, "query_bench.py"), "--url", urls[n],
+                                "--meta", os.path.join(args.data, "dataset.json"), "--reps", str(args.reps),
+                                "--pid", str(procs[n].pid), "--out", out,
+                                "--save-bodies", f"/tmp/bench-bodies-latency-{n}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
+                if os.path.exists(out):
+                    rounds[n].append(json.load(open(out)))
+    finally:
+        for p in procs.values():
+            stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
 
-    med = {k: medians(v) for k, v in runs.items()}
-    names = list(next((m for m in med.values() if m), {}).keys())
-    cols = list(runs.keys())
-    lines = [f"query_range over the full dataset, step 60 s, median of {args.reps} after a cold run, ms ({when})",
-             "", "| query | " + " | ".join(cols) + " | flint ÷ VM (each flint run) |", "|---|" + "---:|" * (len(cols) + 1)]
-    for n in names:
-        cells = [("%.1f" % med[c][n]) if med[c].get(n) is not None else "-" for c in cols]
-        fl = [med[c].get(n) for c in cols if c.startswith("flint") and med[c].get(n) is not None]
-        vm = med.get("victoriametrics", {}).get(n)
-        ratio = " / ".join("%.2f" % (f / vm) for f in fl) if fl and vm else "-"
-        lines.append(f"| {n} | " + " | ".join(cells) + f" | {ratio} |")
-    for c in cols:
-        if "error" in runs[c]:
-            lines.append(f"\n{c}: error: {runs[c]['error']}")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    med, per_round = {}, {}
+    for n, rs in rounds.items():
+        per_round[n] = [medians(x) for x in rs]
+        qn = per_round[n][0].keys() if per_round[n] else []
+        med[n] = {q: statistics.median([m[q] for m in per_round[n] if m.get(q) is not None] or [float("nan")])
+                  for q in qn}
+    json.dump({"when": when, "rounds": args.rounds, "reps": args.reps, "median_of_round_medians": med,
+               "per_round_medians": per_round, "errors": errors, "raw": rounds},
+              open(os.path.join(args.out, "latency.json"), "w"), indent=1)
+    cols = list(med.keys())
+    qnames = list(med.get("flint", {}).keys())
+    lines = [f"query_range over the full dataset, step 60 s; each server: {args.rounds} interleaved rounds of "
+             f"(1 cold + median of {args.reps}); median of the round medians, ms ({when})", "",
+             "| query | " + " | ".join(cols) + " | flint ÷ VM |", "|---|" + "---:|" * (len(cols) + 1)]
+    for q in qnames:
+        cells = ["%.1f" % med[c][q] if q in med[c] else "-" for c in cols]
+        vm = med.get("victoriametrics", {}).get(q)
+        ratio = "%.2f" % (med["flint"][q] / vm) if vm else "-"
+        lines.append(f"| {q} | " + " | ".join(cells) + f" | {ratio} |")
+    for n, e in errors.items():
+        lines.append(f"\n{n}: error: {e}")
     md = "\n".join(lines) + "\n"
     open(os.path.join(args.out, "latency.md"), "w").write(md)
     print(md)

@@ -78,11 +78,11 @@ if want engine && [ -x build/bench/engine_bench ]; then
 fi
 if want latency; then
     echo "=== HTTP query latency: flint server vs peers ($DATA)"
-    # VictoriaMetrics is re-run here so its figures come from the same
-    # window as flint's; Prometheus' storage-step result is reused.
+    # all servers run side by side, measured in interleaved rounds; the
+    # peers serve the data dirs their storage step left (loaded when missing)
     peers=$(echo "${BENCH_PEERS-prometheus,victoriametrics}" | tr ',' '\n' | sort -r | paste -sd, -)
     fsrc=/tmp/bench-flint-storage
     [ -d "$fsrc" ] || fsrc=/tmp/bench-flint-engine
     python3 bench/latency_bench.py --harness "$harness" --data "$DATA" --flint ./flint \
-        --flint-data "$fsrc" --peers "$peers" --reuse-prometheus --out bench/results
+        --flint-data "$fsrc" --peers "$peers" --out bench/results
 fi
