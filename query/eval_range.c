@@ -30,8 +30,18 @@ typedef struct rwin {
     bool no_resets;       /* known: no v[i] < v[i-1] in the window */
     bool isum_ok;         /* isum is the exact sum of the window */
     int64_t isum;
+    double range_s;       /* range_ms / 1000 */
+    struct xmemo *memo;   /* extrapolated(): the last window span's figures */
     pql_q *q;
 } rwin;
+
+/* Windows of regular scrapes mostly span the same time with the same
+ * sample count: their sampled interval, average and threshold repeat. */
+typedef struct xmemo {
+    int64_t span;
+    size_t n1;
+    double sampled, avg, threshold;
+} xmemo;
 
 typedef bool (*rfn)(const rwin *w, double *out);
 
@@ -48,9 +58,16 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
     }
     double toStart = (double)(w->t[0] - w->rstart) / 1000;
     double toEnd = (double)(w->rend - w->t[n1]) / 1000;
-    double sampled = (double)(w->t[n1] - w->t[0]) / 1000;
-    double avg = sampled / (double)n1;
-    double threshold = avg * 1.1;
+    xmemo *mm = w->memo;
+    int64_t span = w->t[n1] - w->t[0];
+    if (mm->n1 != n1 || mm->span != span) {
+        mm->n1 = n1;
+        mm->span = span;
+        mm->sampled = (double)span / 1000;
+        mm->avg = mm->sampled / (double)n1;
+        mm->threshold = mm->avg * 1.1;
+    }
+    double sampled = mm->sampled, avg = mm->avg, threshold = mm->threshold;
     double interval = sampled;
     if (toStart >= threshold) toStart = avg / 2;
     if (counter && result > 0 && w->v[0] >= 0) {
@@ -61,7 +78,7 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
     if (toEnd >= threshold) toEnd = avg / 2;
     interval += toEnd;
     double factor = interval / sampled;
-    if (rate) factor /= (double)w->range_ms / 1000;
+    if (rate) factor /= w->range_s;
     *out = result * factor;
     return true;
 }
@@ -360,7 +377,8 @@ static size_t run_windows(pql_q *q, const rctx *c, const int64_t *t, const doubl
                           double *vals, bool poll) {
     const pql_ev *ev = c->ev;
     size_t lo = 0, hi = 0, npts = 0, last_reset = 0;
-    rwin w = {.q = q, .range_ms = c->range};
+    xmemo memo = {.n1 = 0};
+    rwin w = {.q = q, .range_ms = c->range, .range_s = (double)c->range / 1000, .memo = &memo};
     int64_t prevT = 0, isum = 0;
     bool isums = (c->fn == f_avg || c->fn == f_sum) && exact_int_sums(v, n);
     for (size_t i = 0; i < ev->nsteps; i++) {
