@@ -103,6 +103,8 @@ def main():
     ap.add_argument("--data", default="/tmp/bench-data")
     ap.add_argument("--flint", default="./flint")
     ap.add_argument("--flint-data", default="/tmp/bench-flint-storage")
+    ap.add_argument("--flint-baseline", default=None,
+                    help="another flint binary (e.g. an older build) measured alongside as 'flint-baseline'")
     ap.add_argument("--peers", default="victoriametrics,prometheus")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=5)
@@ -122,6 +124,8 @@ def main():
             open(src + ".done", "w").close()
     peers = [p for p in args.peers.split(",") if p]
     dirs = {"flint": src}
+    if args.flint_baseline:
+        dirs["flint-baseline"] = src
     errors = {}
     for p in peers:
         try:
@@ -140,8 +144,8 @@ def main():
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             listen = f"127.0.0.1:{port}"
-            if name == "flint":
-                cmd = [args.flint, "server", f"--config.file={cfg}", f"--storage.tsdb.path={copy}",
+            if name.startswith("flint"):
+                cmd = [args.flint if name == "flint" else args.flint_baseline, "server", f"--config.file={cfg}", f"--storage.tsdb.path={copy}",
                        f"--web.listen-address={listen}", "--log.level=warn"]
             elif name == "victoriametrics":
                 cmd = ["victoria-metrics", f"-storageDataPath={copy}", f"-httpListenAddr={listen}",
