@@ -145,7 +145,8 @@ def main():
             url = f"http://127.0.0.1:{port}"
             listen = f"127.0.0.1:{port}"
             if name.startswith("flint"):
-                cmd = [args.flint if name == "flint" else args.flint_baseline, "server", f"--config.file={cfg}", f"--storage.tsdb.path={copy}",
+                binary = args.flint if name == "flint" else args.flint_baseline
+                cmd = [binary, "server", f"--config.file={cfg}", f"--storage.tsdb.path={copy}",
                        f"--web.listen-address={listen}", "--log.level=warn"]
             elif name == "victoriametrics":
                 cmd = ["victoria-metrics", f"-storageDataPath={copy}", f"-httpListenAddr={listen}",
