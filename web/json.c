@@ -386,7 +386,18 @@ size_t json_format_float(double v, char *buf, size_t cap) {
         size_t nd = 0;
         int exp10;
         uint64_t dv;
-        if (shortest_fast(v, &dv, &exp10)) {
+        double a = fabs(v);
+        if (a < 9007199254740992.0 && a == (double)(uint64_t)a) {
+            /* an integer below 2^53: its digits are the shortest (the
+             * neighbours are at most 1 away), trailing zeros dropped below */
+            dv = (uint64_t)a;
+            char rev[24];
+            size_t k = 0;
+            do rev[k++] = (char)('0' + dv % 10);
+            while ((dv /= 10) != 0);
+            exp10 = (int)k - 1;
+            while (k) digits[nd++] = rev[--k];
+        } else if (shortest_fast(v, &dv, &exp10)) {
             char rev[24];
             size_t k = 0;
             do rev[k++] = (char)('0' + dv % 10);
