@@ -437,6 +437,36 @@ static int par_threads(const pql_engine *e, size_t n, size_t samples) {
     return (size_t)t > n ? (int)n : t;
 }
 
+typedef struct range_job {
+    void (*fn)(void *ctx, size_t lo, size_t hi);
+    void *ctx;
+    size_t lo, hi;
+} range_job;
+
+static void *range_run(void *arg) {
+    range_job *j = arg;
+    j->fn(j->ctx, j->lo, j->hi);
+    return NULL;
+}
+
+void q_parallel_ranges(pql_q *q, size_t n, size_t work, void (*fn)(void *ctx, size_t lo, size_t hi),
+                       void *ctx) {
+    int want = par_threads(q->eng, n, work);
+    range_job jobs[4];
+    pthread_t th[4];
+    int nth = 0;
+    for (int t = 0; t < want; t++)
+        jobs[t] = (range_job){fn, ctx, n * (size_t)t / (size_t)want, n * (size_t)(t + 1) / (size_t)want};
+    for (int t = 1; t < want; t++) {
+        if (pthread_create(&th[t], NULL, range_run, &jobs[t]) != 0) break;
+        nth = t;
+    }
+    /* the calling thread takes its own range and any a thread could not */
+    fn(ctx, jobs[0].lo, jobs[0].hi);
+    for (int t = nth + 1; t < want; t++) fn(ctx, jobs[t].lo, jobs[t].hi);
+    for (int t = 1; t <= nth; t++) pthread_join(th[t], NULL);
+}
+
 void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
                        series_begin_fn begin, series_work_fn work, series_done_fn done, void *ctx) {
     int slot;

@@ -287,6 +287,28 @@ static pql_val count_values(pql_q *q, const pql_ev *ev, const ast_node *n, char 
     return out;
 }
 
+/* The sum's Kahan states of steps [lo, hi), series in order. */
+typedef struct sum_job {
+    const pql_vec *in;
+    const size_t *gid;
+    double *sum, *comp;
+    size_t ns;
+} sum_job;
+
+static void sum_steps(void *arg, size_t lo, size_t hi) {
+    const sum_job *j = arg;
+    for (size_t s = 0; s < j->in->n; s++) {
+        const double *v = j->in->s[s].v;
+        double *gsum = j->sum + j->gid[s] * j->ns, *gc = j->comp + j->gid[s] * j->ns;
+        for (size_t i = lo; i < hi; i++) {
+            double f = v[i];
+            if (pql_is_absent(f)) continue;
+            if (pql_is_absent(gsum[i])) gsum[i] = f;
+            else kahan_inc(f, &gsum[i], &gc[i]);
+        }
+    }
+}
+
 /* Drop groups without points; returns the points kept. Prometheus copies
  * the drop-name mark from the input series with the group's index
  * (engine.go aggregation()); kept for identical results. */
@@ -405,17 +427,10 @@ pql_val eval_aggregate(pql_q *q, const pql_ev *ev, const ast_node *n) {
         double *sum = q_alloc(q, (ngroups * ns + 1) * sizeof *sum);
         double *comp = q_calloc(q, (ngroups * ns + 1) * sizeof *comp);
         for (size_t g = 0; g < ngroups; g++) memcpy(sum + g * ns, out.s[g].v, ns * sizeof *sum);
-        for (size_t s = 0; s < in->n; s++) {
-            q_check(q);
-            const double *v = in->s[s].v;
-            double *gsum = sum + gid[s] * ns, *gc = comp + gid[s] * ns;
-            for (size_t i = 0; i < ns; i++) {
-                double f = v[i];
-                if (pql_is_absent(f)) continue;
-                if (pql_is_absent(gsum[i])) gsum[i] = f;
-                else kahan_inc(f, &gsum[i], &gc[i]);
-            }
-        }
+        q_check(q);
+        sum_job job = {in, gid, sum, comp, ns};
+        q_parallel_ranges(q, ns, in->n * ns, sum_steps, &job); /* steps are independent */
+        q_check(q);
         for (size_t g = 0; g < ngroups; g++)
             for (size_t i = 0; i < ns; i++) {
                 double v = sum[g * ns + i];

@@ -254,6 +254,11 @@ typedef int (*series_work_fn)(void *ctx, size_t i, pql_raw *raw); /* 0 or FLINT_
 typedef void (*series_done_fn)(pql_q *q, void *ctx, size_t i, const labels *l);
 void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
                        series_begin_fn begin, series_work_fn work, series_done_fn done, void *ctx);
+/* fn over [0, n) cut into contiguous ranges, one per thread (the calling
+ * one included) when `work` (elements touched) is large; fn must not touch
+ * the pql_q nor anything outside its range. Returns when all are done. */
+void q_parallel_ranges(pql_q *q, size_t n, size_t work, void (*fn)(void *ctx, size_t lo, size_t hi),
+                       void *ctx);
 /* Selector time for step i of ev (honours @ and offset). */
 int64_t sel_time(pql_q *q, const pql_ev *ev, const ast_modifiers *m, int64_t offset, size_t i);
 
