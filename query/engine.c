@@ -4,6 +4,15 @@
  * points of engine.h, node dispatch, vector selectors, and the final
  * result (delayed name removal, sorting, conversion to pql_result).
  *
+ * Threads. A query runs on its calling thread, except two kinds of work
+ * that fan out over up to 4 threads (the CPUs, or pql_engine_opts.threads)
+ * when they are big enough: select_series_par (per-series decode and range
+ * functions; the series are listed and their results consumed in label
+ * order on the calling thread, so results, limits and errors do not depend
+ * on the thread count) and q_parallel_ranges (independent index ranges,
+ * e.g. the steps of a sum). Worker threads never longjmp nor touch the
+ * query's pool except through q_steps_shared/q_free_shared.
+ *
  * Other node kinds live in eval_binop.c, eval_agg.c, eval_func.c and
  * eval_range.c; label helpers in eval_labels.c. See eval_int.h for the
  * evaluation model.

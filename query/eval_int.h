@@ -9,7 +9,8 @@
  * list of series, each with one double per step; a step without a point
  * holds the "absent" NaN (a signalling-NaN bit pattern that arithmetic
  * never produces). An instant query is a window of one step. Selectors read
- * each series' samples once per query and slide over the steps.
+ * each series' samples once per query and slide over the steps; range
+ * functions over a selector do so on several threads (select_series_par).
  *
  * Memory and errors. Everything a query allocates belongs to the query:
  * value arrays to a pool (freed early when a node is done with them), label
