@@ -356,10 +356,6 @@ typedef struct rctx {
     size_t nslots;
 } rctx;
 
-/* Slide the windows of every step over one series' points (stale markers
- * removed) into vals (absent where the function gives nothing); returns the
- * points set. Reads q only (sel_time), so it runs on worker threads for
- * the functions in pure_fn. */
 /* True when every value is an integer and the sum of their magnitudes is
  * below 2^53: then any running sum over them in double is exact. */
 static bool exact_int_sums(const double *v, size_t n) {
@@ -373,6 +369,10 @@ static bool exact_int_sums(const double *v, size_t n) {
     return true;
 }
 
+/* Slide the windows of every step over one series' points (stale markers
+ * removed) into vals (absent where the function gives nothing); returns the
+ * points set. Reads q only (sel_time; q_check when poll), so it runs on
+ * worker threads for the functions in pure_fn. */
 static size_t run_windows(pql_q *q, const rctx *c, const int64_t *t, const double *v, size_t n,
                           double *vals, bool poll) {
     const pql_ev *ev = c->ev;
