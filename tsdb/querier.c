@@ -7,7 +7,9 @@
  * labels), then walks the sources as a k-way merge on labels. For each
  * series it collects chunk views (block chunks straight from the mmap,
  * head chunks copied under the series lock) and hands them to a
- * series_iter clipped to the range.
+ * series_iter clipped to the range. tsdb_series_snapshot keeps a series'
+ * chunk views (head chunk bytes copied) for readers on other threads, which
+ * decode them whole with series_read_all.
  */
 #include "storage/alloc.h"
 #include "storage/err.h"
