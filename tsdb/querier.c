@@ -293,6 +293,9 @@ int tsdb_series_snapshot(tsdb_series_set *s, tsdb_chunks **out) {
 
 size_t tsdb_chunks_max_samples(const tsdb_chunks *c) { return c->max_samples; }
 
+/* The PromQL engine reads range-function input here, not through
+ * tsdb_sample_next: any per-sample filtering added to the iterator path
+ * (deletions) must be applied here too. */
 int64_t tsdb_chunks_read(const tsdb_chunks *c, int64_t *ts, double *vs, size_t cap) {
     return series_read_all(c->views, c->n, c->mint, c->maxt, ts, vs, cap);
 }
