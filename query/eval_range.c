@@ -496,7 +496,12 @@ static void par_begin(pql_q *q, void *arg, size_t n) {
 static int par_work(void *arg, size_t i, pql_raw *raw) {
     rctx *c = arg;
     size_t k = 0;
-    for (size_t j = 0; j < raw->n; j++) {
+    for (; k < raw->n; k++) { /* no copying up to the first stale marker */
+        uint64_t b;
+        memcpy(&b, &raw->v[k], sizeof b);
+        if (b == STALE_NAN_BITS) break;
+    }
+    for (size_t j = k; j < raw->n; j++) {
         uint64_t b;
         memcpy(&b, &raw->v[j], sizeof b);
         if (b == STALE_NAN_BITS) continue;
