@@ -367,14 +367,19 @@ typedef struct par_series {
 
 typedef struct par_state {
     const pql_q *q; /* read only off the calling thread: cancel flag, deadline */
-    par_series *s;
-    size_t n;
+    par_series *s;  /* room for `cap` series, fixed while threads run */
+    size_t n, cap;
     series_work_fn work;
     void *ctx;
     _Atomic size_t next;
+    _Atomic size_t avail;  /* series of s published to the threads */
+    _Atomic int produced;  /* all series are published */
     _Atomic int stop;
-    _Atomic size_t err_at; /* lowest series index that failed, n if none */
-    pthread_mutex_t mu;
+    _Atomic size_t err_at; /* lowest series index that failed, SIZE_MAX if none */
+    pthread_mutex_t mu;    /* errors, and waiting for series (cv) */
+    pthread_cond_t cv;
+    pthread_t th[3];
+    int nth;
     int err;
     char errmsg[512];
 } par_state;
@@ -402,12 +407,28 @@ static void par_fail(par_state *st, size_t i, int rc) {
     atomic_store(&st->stop, 1);
 }
 
+/* Series i once published; false when there is none (or a stop). */
+static bool par_wait(par_state *st, size_t i) {
+    if (i < atomic_load(&st->avail)) return true;
+    pthread_mutex_lock(&st->mu);
+    while (i >= atomic_load(&st->avail) && !atomic_load(&st->produced) && !atomic_load(&st->stop))
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    return i < atomic_load(&st->avail) && !atomic_load(&st->stop);
+}
+
+static void par_wake(par_state *st) {
+    pthread_mutex_lock(&st->mu);
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
 static void *par_run(void *arg) {
     par_state *st = arg;
     pql_raw raw = {0};
     for (unsigned k = 0; !atomic_load(&st->stop); k++) {
         size_t i = atomic_fetch_add(&st->next, 1);
-        if (i >= st->n) break;
+        if (!par_wait(st, i)) break;
         size_t need = tsdb_chunks_max_samples(st->s[i].chunks);
         if (need > raw.cap) {
             fl_free(raw.t);
@@ -476,43 +497,68 @@ void q_parallel_ranges(pql_q *q, size_t n, size_t work, void (*fn)(void *ctx, si
     for (int t = 1; t <= nth; t++) pthread_join(th[t], NULL);
 }
 
+/* Stop and join the threads (also when the query fails while listing). */
+static void par_join(void *arg) {
+    par_state *st = arg;
+    if (st->nth) {
+        atomic_store(&st->produced, 1);
+        par_wake(st);
+        for (int i = 0; i < st->nth; i++) pthread_join(st->th[i], NULL);
+        st->nth = 0;
+    }
+    pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->mu);
+}
+
 void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
                        series_begin_fn begin, series_work_fn work, series_done_fn done, void *ctx) {
     int slot;
     sel_state *sel = sel_open(q, vs, mint, maxt, &slot);
     par_state *st = q_calloc(q, sizeof *st);
+    /* the series array never moves: threads start on the first series
+     * while the rest are listed */
+    st->cap = tsdb_series_count_bound(sel->set);
+    st->s = q_calloc(q, (st->cap ? st->cap : 1) * sizeof *st->s);
+    begin(q, ctx, st->cap);
+    st->q = q;
+    st->work = work;
+    st->ctx = ctx;
+    atomic_init(&st->next, 0);
+    atomic_init(&st->avail, 0);
+    atomic_init(&st->produced, 0);
+    atomic_init(&st->stop, 0);
+    atomic_init(&st->err_at, SIZE_MAX);
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
     int pslot = q_push_cleanup(q, par_free_chunks, st);
-    size_t cap = 0, samples = 0;
+    int jslot = q_push_cleanup(q, par_join, st); /* runs first on failure */
+    size_t samples = 0;
+    bool started = false;
     while (tsdb_series_next(sel->set)) {
         q_check(q);
-        if (st->n == cap) {
-            cap = cap ? cap * 2 : 64;
-            st->s = q_realloc(q, st->s, cap * sizeof *st->s);
-        }
+        if (st->n == st->cap) q_fail(q, PQL_ERR_INTERNAL, FLINT_EINVAL, "series count above its bound");
         tsdb_chunks *c = NULL;
         int rc = tsdb_series_snapshot(sel->set, &c);
         if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
         st->s[st->n].chunks = c; /* counted at once: freed if what follows fails */
         st->n++;
         st->s[st->n - 1].l = labels_copy(q, tsdb_series_labels(sel->set));
+        atomic_store(&st->avail, st->n);
         samples += tsdb_chunks_max_samples(c);
+        if (!started && st->n >= 2 && samples >= 100000) {
+            int want = par_threads(q->eng, st->cap, samples);
+            while (st->nth < want - 1 && pthread_create(&st->th[st->nth], NULL, par_run, st) == 0) st->nth++;
+            started = true;
+        } else if (started && (st->n & 15) == 0) {
+            par_wake(st);
+        }
     }
     int rc = tsdb_series_err(sel->set);
     if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
-    begin(q, ctx, st->n);
-    st->q = q;
-    st->work = work;
-    st->ctx = ctx;
-    atomic_init(&st->next, 0);
-    atomic_init(&st->stop, 0);
-    atomic_init(&st->err_at, st->n);
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_t th[3];
-    int nth = 0, want = par_threads(q->eng, st->n, samples);
-    while (nth < want - 1 && pthread_create(&th[nth], NULL, par_run, st) == 0) nth++;
+    atomic_store(&st->produced, 1);
+    par_wake(st);
     par_run(st);
-    for (int i = 0; i < nth; i++) pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&st->mu);
+    q_pop_cleanup(q, jslot, true);
     if (atomic_load(&st->err_at) < st->n) q_fail(q, PQL_ERR_INTERNAL, st->err, "%s", st->errmsg);
     q_check(q); /* a stop without an error: cancelled or timed out */
     if (atomic_load(&st->next) < st->n)

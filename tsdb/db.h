@@ -104,6 +104,9 @@ int tsdb_sample_err(const tsdb_sample_iter *it);
  * that decode many series in parallel. */
 typedef struct tsdb_chunks tsdb_chunks;
 int tsdb_series_snapshot(tsdb_series_set *s, tsdb_chunks **out);
+/* Upper bound of the series tsdb_series_next will return (all of them,
+ * including those already returned). */
+size_t tsdb_series_count_bound(const tsdb_series_set *s);
 /* Upper bound of the samples tsdb_chunks_read can return. */
 size_t tsdb_chunks_max_samples(const tsdb_chunks *c);
 /* The samples in [querier mint, maxt] (as tsdb_sample_next would return

@@ -293,6 +293,12 @@ int tsdb_series_snapshot(tsdb_series_set *s, tsdb_chunks **out) {
 
 size_t tsdb_chunks_max_samples(const tsdb_chunks *c) { return c->max_samples; }
 
+size_t tsdb_series_count_bound(const tsdb_series_set *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->nsrc; i++) n += s->src[i].b ? s->src[i].ids.n : s->src[i].refs.n;
+    return n;
+}
+
 /* The PromQL engine reads range-function input here, not through
  * tsdb_sample_next: any per-sample filtering added to the iterator path
  * (deletions) must be applied here too. */

@@ -294,6 +294,23 @@ START_TEST(test_promql_eval_threads_same_results) {
         pql_result_free(&a);
         pql_result_free(&b);
     }
+    /* timing out while the threads run (or while series are listed)
+     * releases everything (ASan) */
+    pql_engine_opts ot = {0};
+    ot.threads = 4;
+    ot.timeout_ms = 1;
+    pql_engine *quick = pql_engine_new(&ot);
+    int timeouts = 0;
+    for (int k = 0; k < 10; k++) {
+        pql_result r;
+        const char *q = "rate(big_total[5m])";
+        int rc = pql_query_range(quick, db, q, strlen(q), 8000000, 38000000, 500, &r);
+        ck_assert(rc == 0 || rc == FLINT_ECANCELED);
+        timeouts += rc == FLINT_ECANCELED;
+        pql_result_free(&r);
+    }
+    ck_assert_int_gt(timeouts, 0);
+    pql_engine_free(quick);
     pql_engine_free(one);
     pql_engine_free(four);
 }
