@@ -11,14 +11,17 @@
  *   (a) rate(node_network_receive_bytes_total[5m])
  *   (b) sum by (mode) (rate(node_cpu_seconds_total[5m]))
  *   (c) histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))
+ * and the five queries of ../shared/bench/queries.txt (issue 5), each
  * once cold (not counted) and then 5 times; reported: median wall ms,
- * median and best CPU ms (this thread's CPU time: the engine runs on the calling
- * thread, and the figure holds on a shared machine), the raw samples the
- * query reads (counted once, outside the timing, by selecting the same
- * series through the querier and counting samples in [start - 5m, end]),
+ * median and best CPU ms (the process's CPU time, all the query's threads;
+ * the figure holds better than wall time on a shared machine), the raw
+ * samples the query reads (counted once, outside the timing, by selecting
+ * the series of the query's first selector through the querier and
+ * counting samples in [start - range, end]),
  * the series and points returned ("in-series" is how many series the
  * selector matches), and raw samples / median CPU second, i.e. samples
- * read per second per core.
+ * read per second per core. ENGINE_BENCH_ONLY=<label> runs one query,
+ * ENGINE_BENCH_THREADS=n sets pql_engine_opts.threads.
  */
 #include "query/engine.h"
 #include "query/parse.h"
@@ -31,7 +34,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RUNS 5 /* ENGINE_BENCH_RUNS overrides */
+#define RUNS 5
 #define STEP_MS 60000LL
 #define RANGE_MS (5 * 60000LL)
 
