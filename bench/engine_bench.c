@@ -11,16 +11,20 @@
  *   (a) rate(node_network_receive_bytes_total[5m])
  *   (b) sum by (mode) (rate(node_cpu_seconds_total[5m]))
  *   (c) histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))
+ * and the five queries of ../shared/bench/queries.txt (issue 5), each
  * once cold (not counted) and then 5 times; reported: median wall ms,
- * median and best CPU ms (this thread's CPU time: the engine runs on the calling
- * thread, and the figure holds on a shared machine), the raw samples the
- * query reads (counted once, outside the timing, by selecting the same
- * series through the querier and counting samples in [start - 5m, end]),
+ * median and best CPU ms (the process's CPU time, all the query's threads;
+ * the figure holds better than wall time on a shared machine), the raw
+ * samples the query reads (counted once, outside the timing, by selecting
+ * the series of the query's first selector through the querier and
+ * counting samples in [start - range, end]),
  * the series and points returned ("in-series" is how many series the
  * selector matches), and raw samples / median CPU second, i.e. samples
- * read per second per core.
+ * read per second per core. ENGINE_BENCH_ONLY=<label> runs one query,
+ * ENGINE_BENCH_THREADS=n sets pql_engine_opts.threads.
  */
 #include "query/engine.h"
+#include "query/parse.h"
 #include "tsdb/db.h"
 #include "tsdb/labels.h"
 
@@ -47,6 +51,16 @@ static const bench_query QUERIES[] = {
     {"hist-q90",
      "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
      "http_request_duration_seconds_bucket", 1},
+    /* the HTTP latency set (../shared/bench/queries.txt), same range */
+    {"rate1", "rate(node_network_receive_bytes_total{instance=\"host-000:9100\",device=\"eth0\"}[5m])",
+     "node_network_receive_bytes_total", 0},
+    {"sum-re",
+     "sum by (instance) (rate({__name__=~\"node_(cpu_seconds|network_receive_bytes|disk_read_bytes|"
+     "context_switches)_total\"}[5m]))",
+     "node_cpu_seconds_total", 0},
+    {"avg-1h", "avg_over_time(node_memory_MemAvailable_bytes[1h])", "node_memory_MemAvailable_bytes", 0},
+    {"topk5", "topk(5, rate(node_network_receive_bytes_total{device=\"eth0\"}[5m]))",
+     "node_network_receive_bytes_total", 0},
 };
 
 static double wall_ms(void) {
@@ -57,7 +71,7 @@ static double wall_ms(void) {
 
 static double cpu_ms(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -71,22 +85,26 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Samples of series {__name__="metric"} with t in [mint, maxt], and the
+/* The query's first node of kind k (depth first), or NULL. */
+static const ast_node *first_of(const ast_node *n, ast_kind k) {
+    if (n->kind == k) return n;
+    for (size_t i = 0; i < ast_child_count(n); i++) {
+        const ast_node *r = first_of(ast_child(n, i), k);
+        if (r) return r;
+    }
+    return NULL;
+}
+
+/* Samples of the series matching ms[0..nm) with t in [mint, maxt], and the
  * first and last of their timestamps (*tmin > *tmax when there are none). */
-static int count_samples(tsdb *db, const char *metric, int64_t mint, int64_t maxt,
+static int count_samples(tsdb *db, const matcher *ms, size_t nm, int64_t mint, int64_t maxt,
                          uint64_t *nsamples, uint64_t *nseries, int64_t *tmin,
                          int64_t *tmax) {
-    matcher m;
-    int rc = matcher_init(&m, MATCH_EQ, "__name__", metric);
-    if (rc != 0) return rc;
     tsdb_querier *q = NULL;
-    rc = tsdb_querier_open(db, mint, maxt, &q);
-    if (rc != 0) {
-        matcher_free(&m);
-        return rc;
-    }
+    int rc = tsdb_querier_open(db, mint, maxt, &q);
+    if (rc != 0) return rc;
     tsdb_series_set *ss = NULL;
-    rc = tsdb_select(q, &m, 1, &ss);
+    rc = tsdb_select(q, ms, nm, &ss);
     *nsamples = *nseries = 0;
     *tmin = INT64_MAX;
     *tmax = INT64_MIN;
@@ -111,7 +129,6 @@ static int count_samples(tsdb *db, const char *metric, int64_t mint, int64_t max
         tsdb_series_set_free(ss);
     }
     tsdb_querier_close(q);
-    matcher_free(&m);
     return rc;
 }
 
@@ -140,10 +157,31 @@ static int run(const pql_engine *e, tsdb *db, const tsdb_stats *st, const bench_
     size_t len = strlen(bq->query);
     uint64_t raw = 0, rawseries = 0;
     int64_t start, end;
-    int rc = count_samples(db, bq->metric, st->mint, st->maxt, &raw, &rawseries, &start, &end);
+    /* the range: first to last sample of the metric; the raw samples: of
+     * the query's selector over [start - range, end] */
+    matcher name, ms[8];
+    size_t nm = 0;
+    int rc = matcher_init(&name, MATCH_EQ, "__name__", bq->metric);
+    if (rc == 0) {
+        rc = count_samples(db, &name, 1, st->mint, st->maxt, &raw, &rawseries, &start, &end);
+        matcher_free(&name);
+    }
+    ast_node *root = NULL;
+    pql_error perr;
+    if (rc == 0 && (rc = pql_parse(bq->query, len, &root, &perr)) != 0)
+        fprintf(stderr, "engine_bench: %s: parse error\n", bq->query);
+    const ast_node *sel = root ? first_of(root, AST_VECTOR_SELECTOR) : NULL;
+    const ast_node *mat = root ? first_of(root, AST_MATRIX_SELECTOR) : NULL;
+    int64_t range = mat ? mat->matrix.range_ms : RANGE_MS;
+    for (size_t i = 0; rc == 0 && sel && i < sel->vs.nmatchers && i < 8; i++) {
+        const ast_matcher *am = &sel->vs.matchers[i];
+        if ((rc = matcher_init(&ms[i], am->type, am->name, am->value)) == 0) nm++;
+    }
+    ast_free(root);
     if (rc == 0 && start <= end)
-        rc = count_samples(db, bq->metric, start - RANGE_MS, end, &raw, &rawseries, &(int64_t){0},
+        rc = count_samples(db, ms, nm, start - range, end, &raw, &rawseries, &(int64_t){0},
                            &(int64_t){0});
+    for (size_t i = 0; i < nm; i++) matcher_free(&ms[i]);
     if (rc != 0) {
         fprintf(stderr, "engine_bench: counting samples of %s: error %d\n", bq->metric, rc);
         return rc;
@@ -189,7 +227,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: engine_bench DATA_DIR [HIST_DATA_DIR]\n");
         return 2;
     }
-    pql_engine *e = pql_engine_new(NULL);
+    pql_engine_opts eo = {0};
+    if (getenv("ENGINE_BENCH_THREADS")) eo.threads = atoi(getenv("ENGINE_BENCH_THREADS"));
+    pql_engine *e = pql_engine_new(&eo);
     if (!e) {
         fprintf(stderr, "engine_bench: out of memory\n");
         return 1;
@@ -208,8 +248,11 @@ int main(int argc, char **argv) {
             fail = 1;
             continue;
         }
+        const char *only = getenv("ENGINE_BENCH_ONLY"); /* one query label */
         for (size_t i = 0; i < sizeof QUERIES / sizeof *QUERIES; i++)
-            if (QUERIES[i].hist == d && run(e, db, &st, &QUERIES[i]) != 0) fail = 1;
+            if (QUERIES[i].hist == d && (!only || !strcmp(only, QUERIES[i].label)) &&
+                run(e, db, &st, &QUERIES[i]) != 0)
+                fail = 1;
         tsdb_close(db);
     }
     if (argc < 3) printf("(no HIST_DATA_DIR: histogram_quantile query skipped)\n");

@@ -8,19 +8,23 @@
 #   4. storage: flint import vs promtool backfill vs VictoriaMetrics import on
 #      ../shared/bench's dataset (10,000 series x 24 h at 15 s by default):
 #      bytes per sample on disk, samples per second loaded
-#   5. engine: PromQL range queries in-process
-#   6. scrape: RSS per active series and CPU while scraping 100,000 series
+#   5. engine: PromQL range queries in-process (bench/engine_bench.c)
+#   6. latency: HTTP query_range latency of ../shared/bench/queries.txt,
+#      flint server vs VictoriaMetrics (and Prometheus) in the same session
+#      (bench/latency_bench.py)
+#   7. scrape: RSS per active series and CPU while scraping 100,000 series
 #      every 5 s for 3 minutes, flint beside Prometheus and VictoriaMetrics
+#      (bench/scrape_bench.py)
 #
 # Environment: BENCH_DATA (dataset dir, generated if missing), BENCH_PEERS
 # (default "prometheus,victoriametrics"; "" for flint only), BENCH_ONLY
-# (space-separated subset of: chunk head expo storage engine scrape).
+# (space-separated subset of: chunk head expo storage engine latency scrape).
 # Results: bench/results/*.{txt,json,md}; figures are copied by hand into
 # docs/benchmarks.md with the date and machine.
 set -eu
 cd "$(dirname "$0")/.."
 DATA=${BENCH_DATA:-/tmp/bench-data}
-ONLY=${BENCH_ONLY:-chunk head expo storage engine scrape}
+ONLY=${BENCH_ONLY:-chunk head expo storage engine latency scrape}
 SHARED=$(cd ../shared/bench && pwd)
 harness=build/peer-bench
 rm -rf "$harness" && mkdir -p build && cp -r "$SHARED" "$harness" && chmod -R u+w "$harness"
@@ -74,6 +78,16 @@ if want engine && [ -x build/bench/engine_bench ]; then
         touch "$hist/db.done"
     fi
     build/bench/engine_bench "$fdb" "$hist/db" | tee bench/results/engine.txt
+fi
+if want latency; then
+    echo "=== HTTP query latency: flint server vs peers ($DATA)"
+    # all servers run side by side, measured in interleaved rounds; the
+    # peers serve the data dirs their storage step left (loaded when missing)
+    peers=$(echo "${BENCH_PEERS-prometheus,victoriametrics}" | tr ',' '\n' | sort -r | paste -sd, -)
+    fsrc=/tmp/bench-flint-storage
+    [ -d "$fsrc" ] || fsrc=/tmp/bench-flint-engine
+    python3 bench/latency_bench.py --harness "$harness" --data "$DATA" --flint ./flint \
+        --flint-data "$fsrc" --peers "$peers" --out bench/results
 fi
 if want scrape; then
     echo "=== scrape: 100,000 series every 5 s for 3 minutes, flint vs Prometheus vs VictoriaMetrics"

@@ -4,6 +4,15 @@
  * points of engine.h, node dispatch, vector selectors, and the final
  * result (delayed name removal, sorting, conversion to pql_result).
  *
+ * Threads. A query runs on its calling thread, except two kinds of work
+ * that fan out over up to 4 threads (the CPUs, or pql_engine_opts.threads)
+ * when they are big enough: select_series_par (per-series decode and range
+ * functions; the series are listed and their results consumed in label
+ * order on the calling thread, so results, limits and errors do not depend
+ * on the thread count) and q_parallel_ranges (independent index ranges,
+ * e.g. the steps of a sum). Worker threads never longjmp nor touch the
+ * query's pool except through q_steps_shared/q_free_shared.
+ *
  * Other node kinds live in eval_binop.c, eval_agg.c, eval_func.c and
  * eval_range.c; label helpers in eval_labels.c. See eval_int.h for the
  * evaluation model.
@@ -15,10 +24,13 @@
 #include "storage/err.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Thread_local volatile int *tls_cancel;
 
@@ -194,6 +206,32 @@ void q_pop_cleanup(pql_q *q, int slot, bool run) {
 
 /* ---- values ------------------------------------------------------------------ */
 
+/* The pool for select_series_par's work functions, which run on several
+ * threads while the calling thread does nothing else with the pool. */
+static pthread_mutex_t shared_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+double *q_steps_shared(pql_q *q, const pql_ev *ev) {
+    size_t n = ev->nsteps * sizeof(double);
+    pql_pool_hdr *h = fl_malloc(sizeof *h + n);
+    if (!h) return NULL;
+    h->size = n;
+    pthread_mutex_lock(&shared_pool_mu);
+    h->next = q->pool.next;
+    h->prev = &q->pool;
+    q->pool.next->prev = h;
+    q->pool.next = h;
+    pthread_mutex_unlock(&shared_pool_mu);
+    double *v = (double *)(h + 1), a = pql_absent();
+    for (size_t i = 0; i < ev->nsteps; i++) v[i] = a;
+    return v;
+}
+
+void q_free_shared(pql_q *q, void *p) {
+    pthread_mutex_lock(&shared_pool_mu);
+    q_free(q, p);
+    pthread_mutex_unlock(&shared_pool_mu);
+}
+
 double *q_steps(pql_q *q, const pql_ev *ev) {
     double *v = q_alloc(q, ev->nsteps * sizeof *v);
     double a = pql_absent();
@@ -295,6 +333,242 @@ static void raw_push(pql_q *q, pql_raw *r, int64_t t, double v) {
     r->t[r->n] = t;
     r->v[r->n] = v;
     r->n++;
+}
+
+static sel_state *sel_open(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, int *slot) {
+    sel_state *st = q_calloc(q, sizeof *st);
+    st->ms = q_calloc(q, (vs->vs.nmatchers ? vs->vs.nmatchers : 1) * sizeof *st->ms);
+    *slot = q_push_cleanup(q, sel_state_free, st);
+    for (size_t i = 0; i < vs->vs.nmatchers; i++) {
+        const ast_matcher *am = &vs->vs.matchers[i];
+        int rc = matcher_init(&st->ms[i], am->type, am->name, am->value);
+        if (rc) q_fail(q, PQL_ERR_EXECUTION, rc, "%s", flint_errmsg());
+        st->nms++;
+    }
+    int rc = tsdb_querier_open(q->db, mint, maxt, &st->qr);
+    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    rc = tsdb_select(st->qr, st->ms, st->nms, &st->set);
+    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    return st;
+}
+
+static void sel_close(pql_q *q, sel_state *st, int slot) {
+    q_pop_cleanup(q, slot, true);
+    q_free(q, st->ms);
+    q_free(q, st);
+}
+
+/* ---- selecting series in parallel ------------------------------------------------ */
+
+typedef struct par_series {
+    labels l;
+    tsdb_chunks *chunks;
+} par_series;
+
+typedef struct par_state {
+    const pql_q *q; /* read only off the calling thread: cancel flag, deadline */
+    par_series *s;  /* room for `cap` series, fixed while threads run */
+    size_t n, cap;
+    series_work_fn work;
+    void *ctx;
+    _Atomic size_t next;
+    _Atomic size_t avail;  /* series of s published to the threads */
+    _Atomic int produced;  /* all series are published */
+    _Atomic int stop;
+    _Atomic size_t err_at; /* lowest series index that failed, SIZE_MAX if none */
+    pthread_mutex_t mu;    /* errors, and waiting for series (cv) */
+    pthread_cond_t cv;
+    pthread_t th[3];
+    int nth;
+    int err;
+    char errmsg[512];
+} par_state;
+
+static void par_free_chunks(void *arg) {
+    par_state *st = arg;
+    for (size_t i = 0; i < st->n; i++) {
+        tsdb_chunks_free(st->s[i].chunks);
+        st->s[i].chunks = NULL;
+    }
+}
+
+static bool q_expired(const pql_q *q) {
+    return (q->cancel && *q->cancel) || (q->deadline_ns && now_ns() > q->deadline_ns);
+}
+
+static void par_fail(par_state *st, size_t i, int rc) {
+    pthread_mutex_lock(&st->mu);
+    if (i < atomic_load(&st->err_at)) {
+        atomic_store(&st->err_at, i);
+        st->err = rc;
+        snprintf(st->errmsg, sizeof st->errmsg, "%s", flint_errmsg());
+    }
+    pthread_mutex_unlock(&st->mu);
+    atomic_store(&st->stop, 1);
+}
+
+/* Series i once published; false when there is none (or a stop). */
+static bool par_wait(par_state *st, size_t i) {
+    if (i < atomic_load(&st->avail)) return true;
+    pthread_mutex_lock(&st->mu);
+    while (i >= atomic_load(&st->avail) && !atomic_load(&st->produced) && !atomic_load(&st->stop))
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    return i < atomic_load(&st->avail) && !atomic_load(&st->stop);
+}
+
+static void par_wake(par_state *st) {
+    pthread_mutex_lock(&st->mu);
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void *par_run(void *arg) {
+    par_state *st = arg;
+    pql_raw raw = {0};
+    for (unsigned k = 0; !atomic_load(&st->stop); k++) {
+        size_t i = atomic_fetch_add(&st->next, 1);
+        if (!par_wait(st, i)) break;
+        size_t need = tsdb_chunks_max_samples(st->s[i].chunks);
+        if (need > raw.cap) {
+            fl_free(raw.t);
+            fl_free(raw.v);
+            raw.t = fl_malloc((need ? need : 1) * sizeof *raw.t);
+            raw.v = fl_malloc((need ? need : 1) * sizeof *raw.v);
+            raw.cap = raw.t && raw.v ? need : 0;
+            if (!raw.cap) {
+                par_fail(st, i, flint_error(FLINT_ENOMEM, "out of memory"));
+                break;
+            }
+        }
+        int64_t got = tsdb_chunks_read(st->s[i].chunks, raw.t, raw.v, raw.cap);
+        if (got < 0) {
+            par_fail(st, i, (int)got);
+            break;
+        }
+        raw.n = (size_t)got;
+        int rc = st->work(st->ctx, i, &raw);
+        if (rc) {
+            par_fail(st, i, rc);
+            break;
+        }
+        if ((k & 15) == 15 && q_expired(st->q)) atomic_store(&st->stop, 1);
+    }
+    fl_free(raw.t);
+    fl_free(raw.v);
+    return NULL;
+}
+
+/* Threads for n series of `samples` samples in all: 1 for small work. */
+static int par_threads(const pql_engine *e, size_t n, size_t samples) {
+    if (n < 2 || samples < 100000) return 1;
+    long c = e->o.threads > 0 ? e->o.threads : sysconf(_SC_NPROCESSORS_ONLN);
+    int t = c < 1 ? 1 : c > 4 ? 4 : (int)c;
+    return (size_t)t > n ? (int)n : t;
+}
+
+typedef struct range_job {
+    void (*fn)(void *ctx, size_t lo, size_t hi);
+    void *ctx;
+    size_t lo, hi;
+} range_job;
+
+static void *range_run(void *arg) {
+    range_job *j = arg;
+    j->fn(j->ctx, j->lo, j->hi);
+    return NULL;
+}
+
+void q_parallel_ranges(pql_q *q, size_t n, size_t work, void (*fn)(void *ctx, size_t lo, size_t hi),
+                       void *ctx) {
+    int want = par_threads(q->eng, n, work);
+    range_job jobs[4];
+    pthread_t th[4];
+    int nth = 0;
+    for (int t = 0; t < want; t++)
+        jobs[t] = (range_job){fn, ctx, n * (size_t)t / (size_t)want, n * (size_t)(t + 1) / (size_t)want};
+    for (int t = 1; t < want; t++) {
+        if (pthread_create(&th[t], NULL, range_run, &jobs[t]) != 0) break;
+        nth = t;
+    }
+    /* the calling thread takes its own range and any a thread could not */
+    fn(ctx, jobs[0].lo, jobs[0].hi);
+    for (int t = nth + 1; t < want; t++) fn(ctx, jobs[t].lo, jobs[t].hi);
+    for (int t = 1; t <= nth; t++) pthread_join(th[t], NULL);
+}
+
+/* Stop and join the threads (also when the query fails while listing). */
+static void par_join(void *arg) {
+    par_state *st = arg;
+    if (st->nth) {
+        atomic_store(&st->produced, 1);
+        par_wake(st);
+        for (int i = 0; i < st->nth; i++) pthread_join(st->th[i], NULL);
+        st->nth = 0;
+    }
+    pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->mu);
+}
+
+void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
+                       series_begin_fn begin, series_work_fn work, series_done_fn done, void *ctx) {
+    int slot;
+    sel_state *sel = sel_open(q, vs, mint, maxt, &slot);
+    par_state *st = q_calloc(q, sizeof *st);
+    /* the series array never moves: threads start on the first series
+     * while the rest are listed */
+    st->cap = tsdb_series_count_bound(sel->set);
+    st->s = q_calloc(q, (st->cap ? st->cap : 1) * sizeof *st->s);
+    begin(q, ctx, st->cap);
+    st->q = q;
+    st->work = work;
+    st->ctx = ctx;
+    atomic_init(&st->next, 0);
+    atomic_init(&st->avail, 0);
+    atomic_init(&st->produced, 0);
+    atomic_init(&st->stop, 0);
+    atomic_init(&st->err_at, SIZE_MAX);
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    int pslot = q_push_cleanup(q, par_free_chunks, st);
+    int jslot = q_push_cleanup(q, par_join, st); /* runs first on failure */
+    size_t samples = 0;
+    bool started = false;
+    while (tsdb_series_next(sel->set)) {
+        q_check(q);
+        if (st->n == st->cap) q_fail(q, PQL_ERR_INTERNAL, FLINT_EINVAL, "series count above its bound");
+        tsdb_chunks *c = NULL;
+        int rc = tsdb_series_snapshot(sel->set, &c);
+        if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+        st->s[st->n].chunks = c; /* counted at once: freed if what follows fails */
+        st->n++;
+        st->s[st->n - 1].l = labels_copy(q, tsdb_series_labels(sel->set));
+        atomic_store(&st->avail, st->n);
+        samples += tsdb_chunks_max_samples(c);
+        if (!started && st->n >= 2 && samples >= 100000) {
+            int want = par_threads(q->eng, st->cap, samples);
+            while (st->nth < want - 1 && pthread_create(&st->th[st->nth], NULL, par_run, st) == 0) st->nth++;
+            started = true;
+        } else if (started && (st->n & 15) == 0) {
+            par_wake(st);
+        }
+    }
+    int rc = tsdb_series_err(sel->set);
+    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    atomic_store(&st->produced, 1);
+    par_wake(st);
+    par_run(st);
+    q_pop_cleanup(q, jslot, true);
+    if (atomic_load(&st->err_at) < st->n) q_fail(q, PQL_ERR_INTERNAL, st->err, "%s", st->errmsg);
+    q_check(q); /* a stop without an error: cancelled or timed out */
+    if (atomic_load(&st->next) < st->n)
+        q_fail(q, PQL_ERR_INTERNAL, FLINT_ECANCELED, "query evaluation stopped early");
+    par_free_chunks(st);
+    for (size_t i = 0; i < st->n; i++) done(q, ctx, i, &st->s[i].l);
+    q_pop_cleanup(q, pslot, false);
+    q_free(q, st->s);
+    q_free(q, st);
+    sel_close(q, sel, slot);
 }
 
 void select_series(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, series_fn fn,

@@ -34,6 +34,7 @@ typedef struct pql_engine_opts {
     int64_t max_samples;        /* samples held at once per query; 0 = 50,000,000 */
     int64_t timeout_ms;         /* per query; 0 = 2 minutes, < 0 = none */
     int64_t default_step_ms;    /* subquery step when none is given; 0 = 1m */
+    int threads;                /* threads per query for per-series work; 0 = CPUs, at most 4 */
 } pql_engine_opts;
 
 typedef struct pql_engine pql_engine;

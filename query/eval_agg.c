@@ -287,6 +287,46 @@ static pql_val count_values(pql_q *q, const pql_ev *ev, const ast_node *n, char 
     return out;
 }
 
+/* The sum's Kahan states of steps [lo, hi), series in order. */
+typedef struct sum_job {
+    const pql_vec *in;
+    const size_t *gid;
+    double *sum, *comp;
+    size_t ns;
+} sum_job;
+
+static void sum_steps(void *arg, size_t lo, size_t hi) {
+    const sum_job *j = arg;
+    for (size_t s = 0; s < j->in->n; s++) {
+        const double *v = j->in->s[s].v;
+        double *gsum = j->sum + j->gid[s] * j->ns, *gc = j->comp + j->gid[s] * j->ns;
+        for (size_t i = lo; i < hi; i++) {
+            double f = v[i];
+            if (pql_is_absent(f)) continue;
+            if (pql_is_absent(gsum[i])) gsum[i] = f;
+            else kahan_inc(f, &gsum[i], &gc[i]);
+        }
+    }
+}
+
+/* Drop groups without points; returns the points kept. Prometheus copies
+ * the drop-name mark from the input series with the group's index
+ * (engine.go aggregation()); kept for identical results. */
+static int64_t agg_finish(pql_q *q, const pql_ev *ev, const pql_vec *in, pql_vec *out) {
+    size_t k = 0;
+    int64_t npts = 0;
+    for (size_t g = 0; g < out->n; g++) {
+        bool any = false;
+        for (size_t i = 0; i < ev->nsteps; i++)
+            if (!pql_is_absent(out->s[g].v[i])) { any = true; npts++; }
+        out->s[g].drop_name = g < in->n ? in->s[g].drop_name : false;
+        if (any) out->s[k++] = out->s[g];
+        else q_free(q, out->s[g].v);
+    }
+    out->n = k;
+    return npts;
+}
+
 pql_val eval_aggregate(pql_q *q, const pql_ev *ev, const ast_node *n) {
     ast_agg_op op = n->agg.op;
     size_t ng = n->agg.grouping.n;
@@ -379,6 +419,33 @@ pql_val eval_aggregate(pql_q *q, const pql_ev *ev, const ast_node *n) {
         if (pmin < 0) q_annotate(q, PQL_ANNO_WARNING, "PromQL warning: quantile value should be between 0 and 1, got %g", pmin);
     }
 
+    if (op == AST_AGG_SUM && ngroups * ev->nsteps <= (size_t)1 << 21) {
+        /* sum: series by series over contiguous values, one Kahan state
+         * per (group, step); each state sees its series in the same order
+         * as the step-major loop below, so the sums are identical */
+        size_t ns = ev->nsteps;
+        double *sum = q_alloc(q, (ngroups * ns + 1) * sizeof *sum);
+        double *comp = q_calloc(q, (ngroups * ns + 1) * sizeof *comp);
+        for (size_t g = 0; g < ngroups; g++) memcpy(sum + g * ns, out.s[g].v, ns * sizeof *sum);
+        q_check(q);
+        sum_job job = {in, gid, sum, comp, ns};
+        q_parallel_ranges(q, ns, in->n * ns, sum_steps, &job); /* steps are independent */
+        q_check(q);
+        for (size_t g = 0; g < ngroups; g++)
+            for (size_t i = 0; i < ns; i++) {
+                double v = sum[g * ns + i];
+                out.s[g].v[i] = pql_is_absent(v) ? v : v + comp[g * ns + i];
+            }
+        q_free(q, sum);
+        q_free(q, comp);
+        int64_t npts = agg_finish(q, ev, in, &out);
+        q_free(q, gid);
+        q_free(q, param);
+        val_free(q, &inv);
+        q_free(q, grouping);
+        q_samples_add(q, npts);
+        return (pql_val){.type = PQL_TYPE_VECTOR, .vec = out};
+    }
     gstate *gs = q_alloc(q, (ngroups + 1) * sizeof *gs);
     double **qv = NULL;
     size_t *qn = NULL;
@@ -470,19 +537,7 @@ pql_val eval_aggregate(pql_q *q, const pql_ev *ev, const ast_node *n) {
             out.s[g].v[i] = v;
         }
     }
-    /* Prometheus copies the drop-name mark from the input series with the
-     * group's index (engine.go aggregation()); kept for identical results. */
-    size_t k = 0;
-    int64_t npts = 0;
-    for (size_t g = 0; g < out.n; g++) {
-        bool any = false;
-        for (size_t i = 0; i < ev->nsteps; i++)
-            if (!pql_is_absent(out.s[g].v[i])) { any = true; npts++; }
-        out.s[g].drop_name = g < in->n ? in->s[g].drop_name : false;
-        if (any) out.s[k++] = out.s[g];
-        else q_free(q, out.s[g].v);
-    }
-    out.n = k;
+    int64_t npts = agg_finish(q, ev, in, &out);
     if (qv) {
         for (size_t g = 0; g < ngroups; g++) q_free(q, qv[g]);
         q_free(q, qv);

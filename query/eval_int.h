@@ -9,7 +9,8 @@
  * list of series, each with one double per step; a step without a point
  * holds the "absent" NaN (a signalling-NaN bit pattern that arithmetic
  * never produces). An instant query is a window of one step. Selectors read
- * each series' samples once per query and slide over the steps.
+ * each series' samples once per query and slide over the steps; range
+ * functions over a selector do so on several threads (select_series_par).
  *
  * Memory and errors. Everything a query allocates belongs to the query:
  * value arrays to a pool (freed early when a node is done with them), label
@@ -140,6 +141,10 @@ int q_push_cleanup(pql_q *q, void (*fn)(void *), void *arg); /* returns slot */
 void q_pop_cleanup(pql_q *q, int slot, bool run);
 
 double *q_steps(pql_q *q, const pql_ev *ev);     /* nsteps absent values */
+/* The same for select_series_par's work functions (any thread; NULL when
+ * out of memory), and q_free for what they allocated. */
+double *q_steps_shared(pql_q *q, const pql_ev *ev);
+void q_free_shared(pql_q *q, void *p);
 void vec_push(pql_q *q, pql_vec *v, labels l, double *vals, bool drop_name);
 void vec_free(pql_q *q, pql_vec *v);
 void val_free(pql_q *q, pql_val *v);
@@ -235,6 +240,26 @@ typedef struct pql_raw {
 typedef void (*series_fn)(pql_q *q, void *ctx, const labels *l, const pql_raw *raw);
 void select_series(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, series_fn fn,
                    void *ctx);
+/* Parallel form for per-series work that needs nothing of the query: the
+ * series are snapshotted in label order on the calling thread (labels
+ * copied into the arena), begin(n) sizes the caller's per-series output,
+ * work(ctx, i, raw) runs on up to 4 threads (the calling one included) and
+ * must not touch the pql_q (but through q_steps_shared and q_free_shared)
+ * nor anything shared but its own slot i; raw
+ * holds the series' samples in [mint, maxt], stale markers kept, in a
+ * buffer the work may rewrite. Then done(i) runs on the calling thread for
+ * every series in order, where limits, annotations and errors happen as in
+ * select_series. */
+typedef void (*series_begin_fn)(pql_q *q, void *ctx, size_t n);
+typedef int (*series_work_fn)(void *ctx, size_t i, pql_raw *raw); /* 0 or FLINT_E* */
+typedef void (*series_done_fn)(pql_q *q, void *ctx, size_t i, const labels *l);
+void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
+                       series_begin_fn begin, series_work_fn work, series_done_fn done, void *ctx);
+/* fn over [0, n) cut into contiguous ranges, one per thread (the calling
+ * one included) when `work` (elements touched) is large; fn must not touch
+ * the pql_q nor anything outside its range. Returns when all are done. */
+void q_parallel_ranges(pql_q *q, size_t n, size_t work, void (*fn)(void *ctx, size_t lo, size_t hi),
+                       void *ctx);
 /* Selector time for step i of ev (honours @ and offset). */
 int64_t sel_time(pql_q *q, const pql_ev *ev, const ast_modifiers *m, int64_t offset, size_t i);
 

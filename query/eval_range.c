@@ -27,8 +27,21 @@ typedef struct rwin {
     int64_t range_ms;
     int64_t ts;           /* step time */
     double p0, p1;        /* scalar arguments at this step */
+    bool no_resets;       /* known: no v[i] < v[i-1] in the window */
+    bool isum_ok;         /* isum is the exact sum of the window */
+    int64_t isum;
+    double range_s;       /* range_ms / 1000 */
+    struct xmemo *memo;   /* extrapolated(): the last window span's figures */
     pql_q *q;
 } rwin;
+
+/* Windows of regular scrapes mostly span the same time with the same
+ * sample count: their sampled interval, average and threshold repeat. */
+typedef struct xmemo {
+    int64_t span;
+    size_t n1;
+    double sampled, avg, threshold;
+} xmemo;
 
 typedef bool (*rfn)(const rwin *w, double *out);
 
@@ -36,7 +49,7 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
     if (w->n < 2) return false;
     size_t n1 = w->n - 1;
     double result = w->v[n1] - w->v[0];
-    if (counter) {
+    if (counter && !w->no_resets) {
         double prev = w->v[0];
         for (size_t i = 1; i < w->n; i++) {
             if (w->v[i] < prev) result += prev;
@@ -45,9 +58,16 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
     }
     double toStart = (double)(w->t[0] - w->rstart) / 1000;
     double toEnd = (double)(w->rend - w->t[n1]) / 1000;
-    double sampled = (double)(w->t[n1] - w->t[0]) / 1000;
-    double avg = sampled / (double)n1;
-    double threshold = avg * 1.1;
+    xmemo *mm = w->memo;
+    int64_t span = w->t[n1] - w->t[0];
+    if (mm->n1 != n1 || mm->span != span) {
+        mm->n1 = n1;
+        mm->span = span;
+        mm->sampled = (double)span / 1000;
+        mm->avg = mm->sampled / (double)n1;
+        mm->threshold = mm->avg * 1.1;
+    }
+    double sampled = mm->sampled, avg = mm->avg, threshold = mm->threshold;
     double interval = sampled;
     if (toStart >= threshold) toStart = avg / 2;
     if (counter && result > 0 && w->v[0] >= 0) {
@@ -58,7 +78,7 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
     if (toEnd >= threshold) toEnd = avg / 2;
     interval += toEnd;
     double factor = interval / sampled;
-    if (rate) factor /= (double)w->range_ms / 1000;
+    if (rate) factor /= w->range_s;
     *out = result * factor;
     return true;
 }
@@ -142,6 +162,13 @@ static bool f_changes(const rwin *w, double *o) {
     return true;
 }
 static bool f_avg(const rwin *w, double *o) {
+    if (w->isum_ok) {
+        /* every partial sum below is an exact integer: the Kahan
+         * compensation stays +0 and the incremental mean never starts */
+        double count = (double)w->n;
+        *o = (double)w->isum / count + 0.0 / count;
+        return true;
+    }
     double sum = w->v[0], count = 1, mean = 0, c = 0;
     bool incr = false;
     for (size_t i = 1; i < w->n; i++) {
@@ -169,6 +196,10 @@ static bool f_avg(const rwin *w, double *o) {
     return true;
 }
 static bool f_sum(const rwin *w, double *o) {
+    if (w->isum_ok) { /* exact integer partial sums: compensation +0 */
+        *o = (double)w->isum + 0.0;
+        return true;
+    }
     double sum = 0, c = 0;
     for (size_t i = 0; i < w->n; i++) kahan_inc(w->v[i], &sum, &c);
     *o = isinf(sum) ? sum : sum + c;
@@ -320,21 +351,53 @@ typedef struct rctx {
     pql_vec out;
     bool *covered; /* absent_over_time: steps with any point */
     pql_raw buf;   /* samples without stale markers */
+    pql_q *q;      /* read only in par_work */
+    struct rslot *slots; /* select_series_par: one per series */
+    size_t nslots;
 } rctx;
 
-static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, const double *v, size_t n,
-                       bool copy_labels) {
+/* True when every value is an integer and the sum of their magnitudes is
+ * below 2^53: then any running sum over them in double is exact. */
+static bool exact_int_sums(const double *v, size_t n) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs(v[i]);
+        if (!(a < 9007199254740992.0) || a != (double)(int64_t)a) return false;
+        total += (uint64_t)a;
+        if (total >= (UINT64_C(1) << 53)) return false;
+    }
+    return true;
+}
+
+/* Slide the windows of every step over one series' points (stale markers
+ * removed) into vals (absent where the function gives nothing); returns the
+ * points set. Reads q only (sel_time; q_check when poll), so it runs on
+ * worker threads for the functions in pure_fn. */
+static size_t run_windows(pql_q *q, const rctx *c, const int64_t *t, const double *v, size_t n,
+                          double *vals, bool poll) {
     const pql_ev *ev = c->ev;
-    double *vals = NULL;
-    size_t lo = 0, hi = 0, npts = 0;
-    rwin w = {.q = q, .range_ms = c->range};
-    q_samples_add(q, (int64_t)n);
+    size_t lo = 0, hi = 0, npts = 0, last_reset = 0;
+    xmemo memo = {.n1 = 0};
+    rwin w = {.q = q, .range_ms = c->range, .range_s = (double)c->range / 1000, .memo = &memo};
+    int64_t prevT = 0, isum = 0;
+    bool isums = (c->fn == f_avg || c->fn == f_sum) && exact_int_sums(v, n);
     for (size_t i = 0; i < ev->nsteps; i++) {
+        if (poll && (i & 255) == 255) q_check(q); /* long windows (subqueries) */
         int64_t T = sel_time(q, ev, c->mod, c->offset, i);
         int64_t S = T - c->range;
-        if (i > 0 && T < sel_time(q, ev, c->mod, c->offset, i - 1)) lo = hi = 0;
-        while (hi < n && t[hi] <= T) hi++;
-        while (lo < hi && t[lo] <= S) lo++;
+        if (i > 0 && T < prevT) lo = hi = last_reset = 0, isum = 0;
+        prevT = T;
+        while (hi < n && t[hi] <= T) {
+            if (hi > 0 && v[hi] < v[hi - 1]) last_reset = hi;
+            if (isums) isum += (int64_t)v[hi];
+            hi++;
+        }
+        while (lo < hi && t[lo] <= S) {
+            if (isums) isum -= (int64_t)v[lo];
+            lo++;
+        }
+        w.isum_ok = isums;
+        w.isum = isum;
         if (lo >= hi) continue;
         if (c->absent_over_time) {
             c->covered[i] = true;
@@ -348,14 +411,24 @@ static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, con
         w.ts = ev_time(ev, i);
         w.p0 = c->p0 ? c->p0[i] : 0;
         w.p1 = c->p1 ? c->p1[i] : 0;
+        w.no_resets = last_reset <= lo;
         double out;
         if (!c->fn(&w, &out)) continue;
-        if (!vals) vals = q_steps(q, ev);
         vals[i] = out;
         npts++;
     }
-    q_samples_add(q, -(int64_t)n);
-    if (!vals) return;
+    return npts;
+}
+
+/* The output side of one series: limits, the counter-name info, the vector. */
+static void finish_series(pql_q *q, rctx *c, const labels *l, size_t nraw, double *vals, size_t npts,
+                          bool copy_labels) {
+    q_samples_add(q, (int64_t)nraw);
+    q_samples_add(q, -(int64_t)nraw);
+    if (!npts) {
+        q_free(q, vals);
+        return;
+    }
     q_samples_add(q, (int64_t)npts);
     if (c->counter_check) {
         const char *name = labels_get(l, "__name__");
@@ -374,6 +447,16 @@ static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, con
         }
     }
     vec_push(q, &c->out, copy_labels ? labels_copy(q, l) : *l, vals, c->drop_name);
+}
+
+static void run_series(pql_q *q, rctx *c, const labels *l, const int64_t *t, const double *v, size_t n,
+                       bool copy_labels) {
+    q_samples_add(q, (int64_t)n);
+    q_samples_add(q, -(int64_t)n);
+    double *vals = c->absent_over_time ? NULL : q_steps(q, c->ev);
+    size_t npts = run_windows(q, c, t, v, n, vals, true);
+    if (c->absent_over_time) return;
+    finish_series(q, c, l, n, vals, npts, copy_labels);
 }
 
 static void sel_series_cb(pql_q *q, void *arg, const labels *l, const pql_raw *raw) {
@@ -397,6 +480,58 @@ static void sel_series_cb(pql_q *q, void *arg, const labels *l, const pql_raw *r
     run_series(q, c, l, c->buf.t, c->buf.v, c->buf.n, true);
 }
 
+/* ---- the same over threads (select_series_par) ------------------------------------- */
+
+typedef struct rslot {
+    double *vals;
+    size_t nraw, npts;
+} rslot;
+
+static void par_begin(pql_q *q, void *arg, size_t n) {
+    rctx *c = arg;
+    c->slots = q_calloc(q, (n ? n : 1) * sizeof *c->slots);
+    c->nslots = n;
+}
+
+static int par_work(void *arg, size_t i, pql_raw *raw) {
+    rctx *c = arg;
+    size_t k = 0;
+    for (; k < raw->n; k++) { /* no copying up to the first stale marker */
+        uint64_t b;
+        memcpy(&b, &raw->v[k], sizeof b);
+        if (b == STALE_NAN_BITS) break;
+    }
+    for (size_t j = k; j < raw->n; j++) {
+        uint64_t b;
+        memcpy(&b, &raw->v[j], sizeof b);
+        if (b == STALE_NAN_BITS) continue;
+        raw->t[k] = raw->t[j];
+        raw->v[k] = raw->v[j];
+        k++;
+    }
+    rslot *s = &c->slots[i];
+    s->nraw = k;
+    if (!(s->vals = q_steps_shared(c->q, c->ev))) return flint_error(FLINT_ENOMEM, "out of memory");
+    s->npts = run_windows(c->q, c, raw->t, raw->v, k, s->vals, false);
+    if (!s->npts) {
+        q_free_shared(c->q, s->vals);
+        s->vals = NULL;
+    }
+    return 0;
+}
+
+static void par_done(pql_q *q, void *arg, size_t i, const labels *l) {
+    rctx *c = arg;
+    rslot *s = &c->slots[i];
+    double *vals = s->vals;
+    s->vals = NULL;
+    finish_series(q, c, l, s->nraw, vals, s->npts, false);
+}
+
+/* Functions that only read their window (no allocation, no errors). */
+static bool pure_fn(rfn fn) {
+    return fn != f_quantile && fn != f_mad && fn != f_des;
+}
 
 pql_val eval_range_call(pql_q *q, const pql_ev *ev, const ast_node *n, size_t mi) {
     const char *name = n->call.func->name;
@@ -435,7 +570,13 @@ pql_val eval_range_call(pql_q *q, const pql_ev *ev, const ast_node *n, size_t mi
         c.range = node_range_ms(q, arg);
         int64_t t0 = sel_time(q, ev, c.mod, c.offset, 0);
         int64_t t1 = sel_time(q, ev, c.mod, c.offset, ev->nsteps - 1);
-        select_series(q, vs, t0 - c.range + 1, t1, sel_series_cb, &c);
+        if (!c.absent_over_time && pure_fn(c.fn)) {
+            c.q = q;
+            select_series_par(q, vs, t0 - c.range + 1, t1, par_begin, par_work, par_done, &c);
+            q_free(q, c.slots);
+        } else {
+            select_series(q, vs, t0 - c.range + 1, t1, sel_series_cb, &c);
+        }
         q_free(q, c.buf.t);
         q_free(q, c.buf.v);
     } else {
@@ -448,6 +589,7 @@ pql_val eval_range_call(pql_q *q, const pql_ev *ev, const ast_node *n, size_t mi
         int64_t *ts = q_alloc(q, (inner.nsteps + 1) * sizeof *ts);
         double *vs = q_alloc(q, (inner.nsteps + 1) * sizeof *vs);
         for (size_t s = 0; s < sv.n; s++) {
+            q_check(q);
             size_t k = 0;
             for (size_t i = 0; i < inner.nsteps; i++) {
                 double x = sv.s[s].v[i];

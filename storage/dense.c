@@ -853,17 +853,18 @@ typedef struct dense_dec {
 static inline __attribute__((always_inline)) unsigned dense_sym(uint32_t *xp, const uint8_t **rpp,
                                                                 const uint8_t *re, bool *bad,
                                                                 const uint32_t *tab, unsigned tlog) {
+    static const uint8_t ff = 0xff; /* past the stream: keep x growing; the chunk is corrupt */
     uint32_t x = *xp;
     uint32_t e = tab[x & ((UINT32_C(1) << tlog) - 1)];
     x = DENSE_ENTRY_FREQ(e) * (x >> tlog) + DENSE_ENTRY_OFFSET(e);
-    while (x < RANS_L) {
-        if (*rpp < re) {
-            x = x << 8 | *(*rpp)++;
-        } else {
-            x = x << 8 | 0xff; /* keep x growing; the chunk is corrupt */
-            *bad = true;
-        }
-    }
+    /* x >= RANS_L before, freq >= 1 and tlog <= 8 leave x >= RANS_L >> 8:
+     * at most one byte to read, done without a data-dependent branch */
+    bool need = x < RANS_L, have = *rpp < re;
+    const uint8_t *src = have ? *rpp : &ff;
+    uint32_t b = *src;
+    x = need ? x << 8 | b : x;
+    *rpp += need & have;
+    *bad |= need & !have;
     *xp = x;
     return DENSE_ENTRY_SYM(e);
 }

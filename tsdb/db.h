@@ -98,6 +98,23 @@ bool tsdb_sample_next(tsdb_sample_iter *it, int64_t *t, double *v);
 bool tsdb_sample_seek(tsdb_sample_iter *it, int64_t mint, int64_t *t, double *v);
 int tsdb_sample_err(const tsdb_sample_iter *it);
 
+/* The current series' chunks as an owned snapshot that outlives next() and
+ * may be read from another thread while the querier stays open (head chunk
+ * bytes are copied; block chunks are pinned by the querier). For readers
+ * that decode many series in parallel. */
+typedef struct tsdb_chunks tsdb_chunks;
+int tsdb_series_snapshot(tsdb_series_set *s, tsdb_chunks **out);
+/* Upper bound of the series tsdb_series_next will return (all of them,
+ * including those already returned). */
+size_t tsdb_series_count_bound(const tsdb_series_set *s);
+/* Upper bound of the samples tsdb_chunks_read can return. */
+size_t tsdb_chunks_max_samples(const tsdb_chunks *c);
+/* The samples in [querier mint, maxt] (as tsdb_sample_next would return
+ * them) into ts/vs of capacity cap >= tsdb_chunks_max_samples: the count,
+ * or a negative FLINT_E*. Touches only c and the arrays. */
+int64_t tsdb_chunks_read(const tsdb_chunks *c, int64_t *ts, double *vs, size_t cap);
+void tsdb_chunks_free(tsdb_chunks *c); /* NULL ok */
+
 /* Sorted, de-duplicated strings; free with tsdb_strings_free. */
 typedef struct tsdb_strings {
     char **v;

@@ -7,7 +7,9 @@
  * labels), then walks the sources as a k-way merge on labels. For each
  * series it collects chunk views (block chunks straight from the mmap,
  * head chunks copied under the series lock) and hands them to a
- * series_iter clipped to the range.
+ * series_iter clipped to the range. tsdb_series_snapshot keeps a series'
+ * chunk views (head chunk bytes copied) for readers on other threads, which
+ * decode them whole with series_read_all.
  */
 #include "storage/alloc.h"
 #include "storage/err.h"
@@ -266,6 +268,61 @@ void tsdb_series_set_free(tsdb_series_set *s) {
     tomb_ivs_free(&s->del);
     fl_free(s);
 }
+
+/* ---- snapshots for parallel readers ----------------------------------------------- */
+
+struct tsdb_chunks {
+    int64_t mint, maxt;
+    size_t n, max_samples;
+    chunk_view *views; /* follow the struct; head chunk bytes after them */
+};
+
+int tsdb_series_snapshot(tsdb_series_set *s, tsdb_chunks **out) {
+    size_t bytes = 0, total = 0;
+    for (size_t i = 0; i < s->hcs.n; i++) bytes += s->hcs.v[i].len;
+    for (size_t i = 0; i < s->nviews; i++) {
+        int n = chunk_num_samples(s->views[i].enc, s->views[i].data, s->views[i].len);
+        if (n < 0) return n;
+        total += (size_t)n;
+    }
+    tsdb_chunks *c = fl_malloc(sizeof *c + s->nviews * sizeof *c->views + bytes);
+    if (!c) return FLINT_ENOMEM;
+    c->mint = s->q->mint;
+    c->maxt = s->q->maxt;
+    c->n = s->nviews;
+    c->max_samples = total;
+    c->views = (chunk_view *)(c + 1);
+    memcpy(c->views, s->views, s->nviews * sizeof *c->views);
+    /* head chunk bytes live in s->hcs until next(): copy them */
+    uint8_t *p = (uint8_t *)(c->views + c->n);
+    for (size_t i = 0; i < c->n; i++) {
+        const uint8_t *d = c->views[i].data;
+        if (s->hcs.bytes.len && d >= s->hcs.bytes.data && d < s->hcs.bytes.data + s->hcs.bytes.len) {
+            memcpy(p, d, c->views[i].len);
+            c->views[i].data = p;
+            p += c->views[i].len;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+size_t tsdb_chunks_max_samples(const tsdb_chunks *c) { return c->max_samples; }
+
+size_t tsdb_series_count_bound(const tsdb_series_set *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->nsrc; i++) n += s->src[i].b ? s->src[i].ids.n : s->src[i].refs.n;
+    return n;
+}
+
+/* The PromQL engine reads range-function input here, not through
+ * tsdb_sample_next: any per-sample filtering added to the iterator path
+ * (deletions) must be applied here too. */
+int64_t tsdb_chunks_read(const tsdb_chunks *c, int64_t *ts, double *vs, size_t cap) {
+    return series_read_all(c->views, c->n, c->mint, c->maxt, ts, vs, cap);
+}
+
+void tsdb_chunks_free(tsdb_chunks *c) { fl_free(c); }
 
 /* ---- label names and values ------------------------------------------------------ */
 

@@ -210,3 +210,44 @@ bool series_iter_seek(series_iter *s, int64_t t0) {
 }
 
 bool series_iter_next(series_iter *s) { return (s->have = iter_next(s)); }
+
+int64_t series_read_all(const chunk_view *chunks, size_t n, int64_t mint, int64_t maxt, int64_t *ts,
+                        double *vs, size_t cap) {
+    bool overlap = false;
+    for (size_t i = 1; i < n && !overlap; i++) overlap = chunks[i].mint <= chunks[i - 1].maxt;
+    size_t k = 0;
+    if (overlap) {
+        series_iter it = {0};
+        series_iter_init(&it, chunks, n, mint, maxt);
+        while (series_iter_next(&it)) {
+            if (k == cap) {
+                series_iter_free(&it);
+                return flint_error(FLINT_ERANGE, "series: more samples than room for %zu", cap);
+            }
+            series_iter_at(&it, &ts[k], &vs[k]);
+            k++;
+        }
+        int rc = series_iter_err(&it);
+        series_iter_free(&it);
+        return rc ? rc : (int64_t)k;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const chunk_view *c = &chunks[i];
+        if (c->maxt < mint) continue;
+        if (c->mint > maxt) break;
+        int got = chunk_decode_all(c->enc, c->data, c->len, ts + k, vs + k, cap - k);
+        if (got < 0) return got;
+        if (c->mint < mint || c->maxt > maxt) { /* clip in place */
+            size_t w = k;
+            for (size_t j = k; j < k + (size_t)got; j++)
+                if (ts[j] >= mint && ts[j] <= maxt) {
+                    ts[w] = ts[j];
+                    vs[w++] = vs[j];
+                }
+            k = w;
+        } else {
+            k += (size_t)got;
+        }
+    }
+    return (int64_t)k;
+}

@@ -55,4 +55,13 @@ static inline int series_iter_err(const series_iter *s) { return s->err; }
 /* Release merge buffers (the iterator may be re-initialised afterwards). */
 void series_iter_free(series_iter *s);
 
+/* Bulk form: every sample of chunks[0..n) in [mint, maxt] into ts/vs, in
+ * time order (de-duplicated as the iterator does). cap must be at least
+ * the chunks' sample count (chunk_num_samples summed). Non-overlapping
+ * chunks are decoded whole with chunk_decode_all straight into the arrays;
+ * overlapping ones go through the iterator. Returns the count or a
+ * negative FLINT_E*. Touches nothing but its arguments (any thread). */
+int64_t series_read_all(const chunk_view *chunks, size_t n, int64_t mint, int64_t maxt, int64_t *ts,
+                        double *vs, size_t cap);
+
 #endif

@@ -7,6 +7,7 @@
  */
 #include "query/engine.h"
 #include "storage/alloc.h"
+#include "storage/chunk.h"
 #include "storage/err.h"
 #include "tsdb/db.h"
 #include "tests/unit/testutil.h"
@@ -164,7 +165,9 @@ START_TEST(test_promql_eval_timeout_and_cancel) {
     o.timeout_ms = 1;
     pql_engine *quick = pql_engine_new(&o);
     pql_result r;
-    const char *q = "sum_over_time(sum(cpu_seconds_total)[30m:1s])";
+    /* slow enough: 721 windows of 1,800 points (not sum_over_time, whose
+     * exact integer sums slide in constant time) */
+    const char *q = "stddev_over_time(sum(cpu_seconds_total)[30m:1s])";
     int rc = pql_query_range(quick, db, q, strlen(q), 0, 7200000, 10000, &r);
     ck_assert_int_eq(rc, FLINT_ECANCELED);
     ck_assert_int_eq(r.errtype, PQL_ERR_TIMEOUT);
@@ -220,6 +223,99 @@ START_TEST(test_promql_eval_annotations) {
 }
 END_TEST
 
+/* Range functions over many samples run on several threads (engine.c
+ * select_series_par): the results must be bit for bit those of one thread,
+ * from the head and from blocks, and max_over_time (threads) must equal
+ * quantile_over_time(1, ...) (always on the calling thread). */
+static bool same_matrix(const pql_result *a, const pql_result *b) {
+    if (a->nmatrix != b->nmatrix) return false;
+    for (size_t i = 0; i < a->nmatrix; i++) {
+        if (labels_cmp(&a->matrix[i].metric, &b->matrix[i].metric) != 0) return false;
+        if (a->matrix[i].npoints != b->matrix[i].npoints) return false;
+        for (size_t k = 0; k < a->matrix[i].npoints; k++)
+            if (a->matrix[i].points[k].t != b->matrix[i].points[k].t ||
+                memcmp(&a->matrix[i].points[k].v, &b->matrix[i].points[k].v, sizeof(double)) != 0)
+                return false;
+    }
+    return true;
+}
+
+START_TEST(test_promql_eval_threads_same_results) {
+    tsdb_appender *app = tsdb_appender_begin(db);
+    ck_assert_ptr_nonnull(app);
+    char id[16];
+    uint64_t seed = 12345;
+    for (int s = 0; s < 60; s++) {
+        snprintf(id, sizeof id, "%d", s);
+        label lc[] = {{"__name__", "big_total"}, {"id", id}};
+        label lg[] = {{"__name__", "big_gauge"}, {"id", id}};
+        labels cl = {lc, 2}, gl = {lg, 2};
+        uint64_t rc = 0, rg = 0;
+        double c = 0;
+        for (int64_t i = 0; i < 2000; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            int64_t t = 8000000 + i * 15000 + (int64_t)(seed >> 60); /* jittered */
+            c += (double)(seed >> 50) / (s % 2 ? 1.0 : 8.0);
+            if ((seed >> 40) % 97 == 0) c = 0; /* counter reset */
+            double g = s % 3 ? (double)((seed >> 20) % 100000) : (double)(seed >> 11) / 1e6;
+            if (i == 500 + s) g = stale_nan();
+            ck_assert_int_eq(tsdb_append(app, rc, &cl, t, c, &rc), 0);
+            ck_assert_int_eq(tsdb_append(app, rg, &gl, t, g, &rg), 0);
+        }
+    }
+    ck_assert_int_eq(tsdb_commit(app), 0);
+    pql_engine_opts o1 = {0}, o4 = {0};
+    o1.threads = 1;
+    o4.threads = 4;
+    pql_engine *one = pql_engine_new(&o1), *four = pql_engine_new(&o4);
+    static const char *const qs[] = {
+        "rate(big_total[5m])", "sum by (id) (increase(big_total[2m]))", "avg_over_time(big_gauge[1h])",
+        "sum_over_time(big_gauge[10m])", "stddev_over_time(big_gauge[5m])", "resets(big_total[30m])",
+        "sum(rate(big_total[5m]))", "last_over_time(big_gauge[1m])", "max_over_time(big_gauge[5m] offset 2m)",
+    };
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) ck_assert_int_eq(tsdb_flush_head(db), 0); /* now from blocks */
+        for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+            pql_result a, b;
+            /* 3,001 steps: the sums run on threads too (eval_agg.c) */
+            ck_assert_int_eq(pql_query_range(one, db, qs[i], strlen(qs[i]), 8000000, 38000000, 10000, &a), 0);
+            ck_assert_int_eq(pql_query_range(four, db, qs[i], strlen(qs[i]), 8000000, 38000000, 10000, &b), 0);
+            ck_assert_uint_gt(a.nmatrix, 0);
+            ck_assert_msg(same_matrix(&a, &b), "%s differs between 1 and 4 threads", qs[i]);
+            pql_result_free(&a);
+            pql_result_free(&b);
+        }
+        pql_result a, b;
+        const char *mx = "max_over_time(big_gauge[5m])", *qt = "quantile_over_time(1, big_gauge[5m])";
+        ck_assert_int_eq(pql_query_range(four, db, mx, strlen(mx), 8000000, 38000000, 60000, &a), 0);
+        ck_assert_int_eq(pql_query_range(four, db, qt, strlen(qt), 8000000, 38000000, 60000, &b), 0);
+        ck_assert_uint_eq(a.nmatrix, 60);
+        ck_assert(same_matrix(&a, &b));
+        pql_result_free(&a);
+        pql_result_free(&b);
+    }
+    /* timing out while the threads run (or while series are listed)
+     * releases everything (ASan) */
+    pql_engine_opts ot = {0};
+    ot.threads = 4;
+    ot.timeout_ms = 1;
+    pql_engine *quick = pql_engine_new(&ot);
+    int timeouts = 0;
+    for (int k = 0; k < 10; k++) {
+        pql_result r;
+        const char *q = "rate(big_total[5m])";
+        int rc = pql_query_range(quick, db, q, strlen(q), 8000000, 38000000, 500, &r);
+        ck_assert(rc == 0 || rc == FLINT_ECANCELED);
+        timeouts += rc == FLINT_ECANCELED;
+        pql_result_free(&r);
+    }
+    ck_assert_int_gt(timeouts, 0);
+    pql_engine_free(quick);
+    pql_engine_free(one);
+    pql_engine_free(four);
+}
+END_TEST
+
 Suite *promql_eval_suite(void) {
     Suite *s = suite_create("promql_eval");
     TCase *tc = tcase_create("core");
@@ -232,6 +328,7 @@ Suite *promql_eval_suite(void) {
     tcase_add_test(tc, test_promql_eval_timeout_and_cancel);
     tcase_add_test(tc, test_promql_eval_oom_everywhere);
     tcase_add_test(tc, test_promql_eval_annotations);
+    tcase_add_test(tc, test_promql_eval_threads_same_results);
     suite_add_tcase(s, tc);
     return s;
 }
