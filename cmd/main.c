@@ -16,7 +16,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  server                        run the server\n"
             "  import openmetrics FILE DIR   backfill blocks from an OpenMetrics file\n"
-            "  query --data DIR EXPR         evaluate PromQL on a data directory (read-only)\n"
+            "  query [--server URL | --data DIR] EXPR\n                                evaluate PromQL on a server or a data directory (read-only)\n"
             "  tsdb analyze DIR              blocks, series, samples, bytes per sample, cardinality\n"
             "  tsdb ls DIR                   list blocks\n"
             "  check config FILE             validate a prometheus.yml like promtool check config\n"
