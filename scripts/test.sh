@@ -43,6 +43,13 @@ run_step() { # $1 = name, rest = command
     rm -f "$out"
 }
 
+# Prometheus' PromQL test files live in ../shared beside the checkout; a
+# clone elsewhere on the same machine finds them at /work/shared.
+if [ -z "${PROMQL_TESTS_DIR:-}" ]; then
+    for d in ../shared/promql-tests /work/shared/promql-tests; do
+        if [ -d "$d" ]; then PROMQL_TESTS_DIR=$(cd "$d" && pwd); export PROMQL_TESTS_DIR; break; fi
+    done
+fi
 run_step unit env CK_FORK=yes build/check_flint
 if [ -x build/promql-runner ]; then
     # Prometheus' PromQL test files: the runner's own line lists every eval;
