@@ -8,7 +8,8 @@
 #   4. end-to-end tests (tests/e2e/*.sh: real exporters, Prometheus, browser)
 #   5. crash test: SIGKILLed writer, reopen, every acknowledged sample present
 #   6. fuzz smoke runs (each libFuzzer target for FUZZ_SMOKE_SECONDS)
-#   7. Check unit suites again under AddressSanitizer + UBSan
+#   7. ThreadSanitizer run of the concurrent tests (make tsan)
+#   8. Check unit suites again under AddressSanitizer + UBSan
 #
 # Each step prints its own "name: N passed, N failed" line; the last line
 # adds them up, so a run that executed nothing shows "0 passed".
@@ -74,6 +75,9 @@ fi
 if command -v clang >/dev/null && ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
     run_step fuzz bash -c "$MAKE --no-print-directory -s fuzz-build >/dev/null && scripts/run-fuzz.sh ${FUZZ_SMOKE_SECONDS:-15} \$(find build/fuzz -maxdepth 1 -type f -name 'fuzz_*' ! -name '*.*' | sort)"
 fi
+# ThreadSanitizer over the concurrent tests (web, head, db, scrapeloop
+# suites; api_test's concurrent checks against a TSan apiserver)
+run_step tsan bash -c "$MAKE --no-print-directory -s tsan"
 run_step asan bash -c "$MAKE --no-print-directory -s build/check_flint_asan >/dev/null && CK_FORK=yes ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/check_flint_asan"
 
 echo
