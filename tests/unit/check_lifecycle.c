@@ -63,13 +63,13 @@ static int post(uint16_t port, const char *path, char *body, size_t cap) {
     return http_do(port, req, body, cap);
 }
 
-typedef struct reload_stub {
+typedef struct reload_recorder {
     int calls;
     int fail;
-} reload_stub;
+} reload_recorder;
 
-static int stub_reload(void *ctx, char **errmsg) {
-    reload_stub *s = ctx;
+static int recorded_reload(void *ctx, char **errmsg) {
+    reload_recorder *s = ctx;
     s->calls++;
     if (!s->fail) return 0;
     *errmsg = fl_strdup("couldn't load configuration (--config.file=\"x.yml\"): x.yml:3: bad");
@@ -80,15 +80,15 @@ START_TEST(test_lifecycle_reload) {
     const char *dir = tu_tmpdir();
     tsdb *db;
     ck_assert_int_eq(tsdb_open(dir, NULL, &db), 0);
-    reload_stub stub = {0, 0};
+    reload_recorder rec = {0, 0};
     static char body[65536];
     for (int enabled = 0; enabled < 2; enabled++) {
         api_options o;
         api_options_default(&o);
         o.listen_address = "127.0.0.1:0";
         o.db = db;
-        o.reload = stub_reload;
-        o.reload_ctx = &stub;
+        o.reload = recorded_reload;
+        o.reload_ctx = &rec;
         o.enable_lifecycle = enabled;
         api_server *srv;
         ck_assert_int_eq(api_server_start(&o, &srv), 0);
@@ -96,18 +96,18 @@ START_TEST(test_lifecycle_reload) {
         if (!enabled) {
             ck_assert_int_eq(post(port, "/-/reload", body, sizeof body), 403);
             ck_assert_str_eq(body, "Lifecycle API is not enabled.");
-            ck_assert_int_eq(stub.calls, 0);
+            ck_assert_int_eq(rec.calls, 0);
         } else {
             ck_assert_int_eq(post(port, "/-/reload", body, sizeof body), 200);
             ck_assert_str_eq(body, "");
-            ck_assert_int_eq(stub.calls, 1);
-            stub.fail = 1;
+            ck_assert_int_eq(rec.calls, 1);
+            rec.fail = 1;
             ck_assert_int_eq(post(port, "/-/reload", body, sizeof body), 500);
             ck_assert_str_eq(body, "failed to reload config: couldn't load configuration (--config.file=\"x.yml\"): "
                                    "x.yml:3: bad\n");
-            ck_assert_int_eq(stub.calls, 2);
+            ck_assert_int_eq(rec.calls, 2);
             ck_assert_int_eq(get(port, "/-/reload", body, sizeof body), 405);
-            ck_assert_int_eq(stub.calls, 2);
+            ck_assert_int_eq(rec.calls, 2);
         }
         api_server_stop(srv);
     }
