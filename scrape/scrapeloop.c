@@ -43,27 +43,6 @@
 #include <time.h>
 #include <xxhash.h>
 
-/* ---- owned copies of label sets ------------------------------------------ */
-
-/* One allocation: the label array followed by the strings. */
-static label *labels_dup(const label *v, size_t n) {
-    size_t bytes = n * sizeof(label);
-    for (size_t i = 0; i < n; i++) bytes += strlen(v[i].name) + strlen(v[i].value) + 2;
-    label *out = fl_malloc(bytes ? bytes : 1);
-    if (!out) return NULL;
-    char *p = (char *)(out + n);
-    for (size_t i = 0; i < n; i++) {
-        size_t a = strlen(v[i].name) + 1, b = strlen(v[i].value) + 1;
-        memcpy(p, v[i].name, a);
-        out[i].name = p;
-        p += a;
-        memcpy(p, v[i].value, b);
-        out[i].value = p;
-        p += b;
-    }
-    return out;
-}
-
 static int64_t wall_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -469,3 +469,21 @@ bool matcher_matches(const matcher *m, const char *value, size_t n) {
 }
 
 bool matcher_matches_empty(const matcher *m) { return matcher_matches(m, "", 0); }
+
+label *labels_dup(const label *v, size_t n) {
+    size_t bytes = n * sizeof(label);
+    for (size_t i = 0; i < n; i++) bytes += strlen(v[i].name) + strlen(v[i].value) + 2;
+    label *out = fl_malloc(bytes ? bytes : 1);
+    if (!out) return NULL;
+    char *p = (char *)(out + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t a = strlen(v[i].name) + 1, b = strlen(v[i].value) + 1;
+        memcpy(p, v[i].name, a);
+        out[i].name = p;
+        p += a;
+        memcpy(p, v[i].value, b);
+        out[i].value = p;
+        p += b;
+    }
+    return out;
+}

@@ -40,6 +40,10 @@ const char *labels_get(const labels *l, const char *name);
  * cap > 0). */
 size_t labels_format(const labels *l, char *buf, size_t cap);
 
+/* An owned copy of a label set in one allocation (the array, then the
+ * strings): free it with fl_free. NULL on out of memory. */
+label *labels_dup(const label *v, size_t n);
+
 /* Validation, as Prometheus does for stored series: sorted, unique names,
  * names match [a-zA-Z_][a-zA-Z0-9_]*, __name__ (if present) matches
  * [a-zA-Z_:][a-zA-Z0-9_:]*, values valid UTF-8, at least one label.

@@ -716,23 +716,10 @@ typedef struct owned_labels {
 } owned_labels;
 
 static int copy_labels(const labels *src, owned_labels *dst) {
-    size_t bytes = src->n * sizeof(label);
-    for (size_t i = 0; i < src->n; i++) bytes += strlen(src->v[i].name) + strlen(src->v[i].value) + 2;
-    char *mem = fl_malloc(bytes ? bytes : 1);
-    if (!mem) return FLINT_ENOMEM;
-    label *v = (label *)mem;
-    char *p = mem + src->n * sizeof(label);
-    for (size_t i = 0; i < src->n; i++) {
-        size_t nl = strlen(src->v[i].name) + 1, vl = strlen(src->v[i].value) + 1;
-        memcpy(p, src->v[i].name, nl);
-        v[i].name = p;
-        p += nl;
-        memcpy(p, src->v[i].value, vl);
-        v[i].value = p;
-        p += vl;
-    }
+    label *v = labels_dup(src->v, src->n);
+    if (!v) return FLINT_ENOMEM;
     dst->l = (labels){v, src->n};
-    dst->mem = mem;
+    dst->mem = v;
     return 0;
 }
 

@@ -27,22 +27,9 @@ typedef struct fed_vec {
 
 static int push_copy(fed_vec *fv, const labels *src, int64_t t, double v) {
     if (fl_grow((void **)&fv->v, &fv->cap, fv->n + 1, sizeof *fv->v)) return FLINT_ENOMEM;
-    size_t bytes = src->n * sizeof(label);
-    for (size_t i = 0; i < src->n; i++) bytes += strlen(src->v[i].name) + strlen(src->v[i].value) + 2;
-    char *mem = fl_malloc(bytes ? bytes : 1);
-    if (!mem) return FLINT_ENOMEM;
-    label *lv = (label *)mem;
-    char *p = mem + src->n * sizeof(label);
-    for (size_t i = 0; i < src->n; i++) {
-        size_t nl = strlen(src->v[i].name) + 1, vl = strlen(src->v[i].value) + 1;
-        memcpy(p, src->v[i].name, nl);
-        lv[i].name = p;
-        p += nl;
-        memcpy(p, src->v[i].value, vl);
-        lv[i].value = p;
-        p += vl;
-    }
-    fv->v[fv->n++] = (fed_sample){{lv, src->n}, mem, t, v};
+    label *lv = labels_dup(src->v, src->n);
+    if (!lv) return FLINT_ENOMEM;
+    fv->v[fv->n++] = (fed_sample){{lv, src->n}, lv, t, v};
     return 0;
 }
 
