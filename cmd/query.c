@@ -393,7 +393,7 @@ int cmd_query(int argc, char **argv) {
         {"timeout", FLAG_STRING, "2m", "query timeout", 0, 0},
     };
     flag_set fs = {.usage = "flint query [flags] (--data DIR | --server URL) EXPR",
-                   .about = "Evaluate a PromQL expression on a data directory and print the result.",
+                   .about = "Evaluate a PromQL expression on a data directory (read-only) or a running server and print the result.",
                    .flags = defs,
                    .nflags = sizeof defs / sizeof defs[0]};
     int r = flags_parse(&fs, argc, argv);

@@ -573,19 +573,8 @@ void select_series_par(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt,
 
 void select_series(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, series_fn fn,
                    void *ctx) {
-    sel_state *st = q_calloc(q, sizeof *st);
-    st->ms = q_calloc(q, (vs->vs.nmatchers ? vs->vs.nmatchers : 1) * sizeof *st->ms);
-    int slot = q_push_cleanup(q, sel_state_free, st);
-    for (size_t i = 0; i < vs->vs.nmatchers; i++) {
-        const ast_matcher *am = &vs->vs.matchers[i];
-        int rc = matcher_init(&st->ms[i], am->type, am->name, am->value);
-        if (rc) q_fail(q, PQL_ERR_EXECUTION, rc, "%s", flint_errmsg());
-        st->nms++;
-    }
-    int rc = tsdb_querier_open(q->db, mint, maxt, &st->qr);
-    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
-    rc = tsdb_select(st->qr, st->ms, st->nms, &st->set);
-    if (rc) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
+    int slot, rc;
+    sel_state *st = sel_open(q, vs, mint, maxt, &slot);
     pql_raw raw = {0};
     while (tsdb_series_next(st->set)) {
         q_check(q);
@@ -607,9 +596,7 @@ void select_series(pql_q *q, const ast_node *vs, int64_t mint, int64_t maxt, ser
     if ((rc = tsdb_series_err(st->set)) != 0) q_fail(q, PQL_ERR_INTERNAL, rc, "%s", flint_errmsg());
     q_free(q, raw.t);
     q_free(q, raw.v);
-    q_pop_cleanup(q, slot, true);
-    q_free(q, st->ms);
-    q_free(q, st);
+    sel_close(q, st, slot);
 }
 
 /* ---- vector selectors ----------------------------------------------------------- */

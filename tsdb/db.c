@@ -133,7 +133,7 @@ void db_blocks_release(db_block **v, size_t n) {
     fl_free(v);
 }
 
-static int64_t blocks_maxt(tsdb *db) {
+int64_t db_blocks_maxt(tsdb *db) {
     int64_t m = INT64_MIN;
     pthread_mutex_lock(&db->blocks_mu);
     for (size_t i = 0; i < db->nblocks; i++) {
@@ -317,7 +317,7 @@ int tsdb_open(const char *dir, const tsdb_options *opt, tsdb **out) {
         ho.wal_sync = db->opt.wal_sync_commits;
     }
     if ((rc = head_open(db->head_dir ? db->head_dir : dir, &ho, &db->h))) goto fail;
-    int64_t bmax = blocks_maxt(db);
+    int64_t bmax = db_blocks_maxt(db);
     if (bmax != INT64_MIN && (rc = head_truncate(db->h, bmax))) goto fail;
 
     if (!db->opt.no_wal) {

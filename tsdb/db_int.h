@@ -60,6 +60,8 @@ void db_remove_block(tsdb *db, db_block *blk);
 /* Snapshot of the list with a reference on each; release with
  * db_blocks_release. */
 int db_blocks_snapshot(tsdb *db, db_block ***out, size_t *n);
+/* The newest block's max_time; INT64_MIN without blocks. */
+int64_t db_blocks_maxt(tsdb *db);
 void db_blocks_release(db_block **v, size_t n);
 
 /* "a/b" in a new fl_malloc'd string; NULL on OOM. */

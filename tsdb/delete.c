@@ -436,26 +436,10 @@ static int set_swap(tsdb *db, tomb_set *next) {
 
 /* ---- delete_series --------------------------------------------------------------------- */
 
-static int64_t blocks_max(tsdb *db, int64_t *bmax) {
-    db_block **v;
-    size_t n;
-    int rc = db_blocks_snapshot(db, &v, &n);
-    if (rc) return rc;
-    *bmax = INT64_MIN;
-    for (size_t i = 0; i < n; i++) {
-        const block_meta *m = block_get_meta(v[i]->b);
-        if (m->max_time > *bmax) *bmax = m->max_time;
-    }
-    db_blocks_release(v, n);
-    return 0;
-}
-
 int tsdb_delete_series(tsdb *db, int64_t mint, int64_t maxt, const matcher *ms, size_t n) {
     if (db->opt.read_only) return flint_error(FLINT_EINVAL, "database is open read-only");
     if (n > 32) return flint_error(FLINT_EINVAL, "delete_series: at most 32 matchers per match[]");
-    int64_t bmax, hmax = head_maxt(db->h);
-    int rc = blocks_max(db, &bmax);
-    if (rc) return rc;
+    int64_t bmax = db_blocks_maxt(db), hmax = head_maxt(db->h);
     bool head_empty = head_mint(db->h) == INT64_MAX;
     if (bmax == INT64_MIN && head_empty) return 0; /* nothing to delete */
     int64_t newest = bmax == INT64_MIN ? INT64_MIN : bmax - 1; /* block max_time is exclusive */
@@ -466,7 +450,7 @@ int tsdb_delete_series(tsdb *db, int64_t mint, int64_t maxt, const matcher *ms, 
     pthread_mutex_lock(&t->mu);
     tomb_set *cur = t->cur;
     tomb_set *next = set_new((cur ? cur->n : 0) + 1);
-    rc = next ? 0 : FLINT_ENOMEM;
+    int rc = next ? 0 : FLINT_ENOMEM;
     if (cur) pthread_mutex_lock(&cur->mu);
     for (size_t i = 0; cur && i < cur->n && rc == 0; i++)
         rc = set_add(next, cur->v[i].mint, cur->v[i].maxt, cur->v[i].ms, cur->v[i].n);
@@ -666,8 +650,7 @@ int tsdb_clean_tombstones(tsdb *db) {
         if (v) db_blocks_release(v, n);
         /* what may still be in the head: from the oldest head sample or the
          * newest block's end, whichever is earlier */
-        int64_t bmax = INT64_MIN, hmin = head_mint(db->h);
-        if (rc == 0) rc = blocks_max(db, &bmax);
+        int64_t bmax = db_blocks_maxt(db), hmin = head_mint(db->h);
         int64_t keep_from = bmax == INT64_MIN ? INT64_MIN : (hmin < bmax ? hmin : bmax);
         if (rc == 0) {
             /* requests made meanwhile were appended after s's (only clean,
