@@ -36,15 +36,39 @@ typedef struct rwin {
 } rwin;
 
 /* Windows of regular scrapes mostly span the same time with the same
- * sample count: their sampled interval, average and threshold repeat. */
+ * sample count and sit the same way against their step: their sampled
+ * interval, average, threshold and extrapolation factor repeat, and a
+ * window that repeats its predecessor's costs no division. */
 typedef struct xmemo {
     int64_t span;
     size_t n1;
     double sampled, avg, threshold;
+    int64_t start_ms, end_ms; /* key of the factor below; start_ms < 0: none */
+    double start_s, end_s;    /* durations to the window's edges, thresholded */
+    double factor;            /* extrapolation factor (and 1/range for rate) */
 } xmemo;
+
+/* float64(ms) / 1000 as Prometheus computes it; exact without dividing
+ * when ms is whole seconds (the quotient is then representable). */
+static inline double ms_to_s(int64_t ms) {
+    int64_t s = ms / 1000;
+    if (s * 1000 == ms && ms < (INT64_C(1) << 53) && ms > -(INT64_C(1) << 53)) return (double)s;
+    return (double)ms / 1000;
+}
 
 typedef bool (*rfn)(const rwin *w, double *out);
 
+static double extrapolation_factor(const rwin *w, double sampled, double to_start, double to_end, bool rate) {
+    double interval = sampled;
+    interval += to_start;
+    interval += to_end;
+    double factor = interval / sampled;
+    if (rate) factor /= w->range_s;
+    return factor;
+}
+
+/* Prometheus' extrapolatedRate: the memo only skips recomputing the same
+ * figures; every value is the one the plain formula gives. */
 static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
     if (w->n < 2) return false;
     size_t n1 = w->n - 1;
@@ -56,29 +80,38 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
             prev = w->v[i];
         }
     }
-    double toStart = (double)(w->t[0] - w->rstart) / 1000;
-    double toEnd = (double)(w->rend - w->t[n1]) / 1000;
     xmemo *mm = w->memo;
     int64_t span = w->t[n1] - w->t[0];
+    int64_t start_ms = w->t[0] - w->rstart, end_ms = w->rend - w->t[n1];
     if (mm->n1 != n1 || mm->span != span) {
         mm->n1 = n1;
         mm->span = span;
         mm->sampled = (double)span / 1000;
         mm->avg = mm->sampled / (double)n1;
         mm->threshold = mm->avg * 1.1;
+        mm->start_ms = -1;
     }
-    double sampled = mm->sampled, avg = mm->avg, threshold = mm->threshold;
-    double interval = sampled;
-    if (toStart >= threshold) toStart = avg / 2;
-    if (counter && result > 0 && w->v[0] >= 0) {
-        double toZero = sampled * (w->v[0] / result);
-        if (toZero < toStart) toStart = toZero;
+    double sampled = mm->sampled;
+    if (mm->start_ms != start_ms || mm->end_ms != end_ms) {
+        double to_start = ms_to_s(start_ms), to_end = ms_to_s(end_ms);
+        if (to_start >= mm->threshold) to_start = mm->avg / 2;
+        if (to_end >= mm->threshold) to_end = mm->avg / 2;
+        mm->start_ms = start_ms;
+        mm->end_ms = end_ms;
+        mm->start_s = to_start;
+        mm->end_s = to_end;
+        mm->factor = extrapolation_factor(w, sampled, to_start, to_end, rate);
     }
-    interval += toStart;
-    if (toEnd >= threshold) toEnd = avg / 2;
-    interval += toEnd;
-    double factor = interval / sampled;
-    if (rate) factor /= w->range_s;
+    double factor = mm->factor, v0 = w->v[0];
+    /* A counter is not extrapolated below zero: toZero = sampled * (v0 /
+     * result) replaces the start duration when shorter. With v0 * sampled
+     * at least twice start * result it is not (the products' rounding is
+     * far below that margin), which saves the division for the usual
+     * counter far from zero. */
+    if (counter && result > 0 && v0 >= 0 && !(result < 1e300 && v0 * sampled >= 2 * mm->start_s * result)) {
+        double to_zero = sampled * (v0 / result);
+        if (to_zero < mm->start_s) factor = extrapolation_factor(w, sampled, to_zero, mm->end_s, rate);
+    }
     *out = result * factor;
     return true;
 }

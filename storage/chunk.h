@@ -103,7 +103,7 @@ typedef struct chunk_iter {
                 uint8_t leading, trailing;
             } x;
             struct chunk_dense_state {
-                uint32_t rans;          /* rANS decoder state */
+                uint32_t rans, rans2;   /* rANS states: the next symbol's, the other lane's */
                 uint64_t rans_pos, rans_end; /* byte offsets of the rANS stream */
                 uint64_t raw_pos, raw_end;   /* bit offsets of the raw bits */
                 uint64_t exc_pos;       /* byte offset of the next exception */
@@ -111,6 +111,7 @@ typedef struct chunk_iter {
                 int64_t t_last;         /* last decoded timestamp (t0 before) */
                 uint64_t tdelta, gcd, bias, m, dm;
                 uint8_t flags, order, tlog_t, tlog_v;
+                uint8_t nbmax_t, nbmax_v; /* most raw bits one symbol carries */
                 double scale;           /* 10^decimal exponent */
                 /* rANS slot -> freq | (slot - cum) << 11 | symbol << 21 */
                 uint32_t tab_t[1 << CHUNK_DENSE_TLOG_T], tab_v[1 << CHUNK_DENSE_TLOG_V];

@@ -32,6 +32,7 @@
 #include "storage/err.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,9 @@
 #define DENSE_NSYM 65     /* residual bit lengths 0..64 */
 #define DENSE_MAX_DEXP 22 /* 10^22 is the largest exact power of ten */
 #define RANS_L (UINT32_C(1) << 23)
+/* From this many symbols on a chunk codes them with two interleaved rANS
+ * states: 4 more bytes, and the decoder's two dependency chains overlap. */
+#define DENSE_LANES_MIN 64
 #define TWO53 9007199254740992.0
 
 enum {
@@ -47,7 +51,8 @@ enum {
     DENSE_F_IRREGULAR = 0x08,  /* timestamp residuals present */
     DENSE_F_EXCEPTIONS = 0x10, /* raw 64-bit values list present */
     DENSE_F_RANS = 0x20,       /* rANS stream present */
-    DENSE_F_RESERVED = 0xc0,
+    DENSE_F_LANES = 0x40,      /* two interleaved rANS states (with DENSE_F_RANS) */
+    DENSE_F_RESERVED = 0x80,
 };
 
 static const double dense_p10[DENSE_MAX_DEXP + 1] = {
@@ -538,22 +543,28 @@ static int dense_encode_at(const int64_t *ts, const double *vs, size_t n, unsign
     /* rANS, backwards: per sample the decoder takes the time symbol, then
      * the value symbol */
     uint8_t *rans_end = sc->rans + sc->rans_cap, *rp = rans_end;
+    bool lanes = false;
     if (use_rans) {
         rans_sym te[DENSE_NSYM], ve[DENSE_NSYM];
         for (unsigned s = tt.s0; irregular && s < tt.s0 + tt.nsym; s++)
             if (tt.freq[s]) rans_sym_init(&te[s], tt.cum[s], tt.freq[s], tt.tlog);
         for (unsigned s = vt.s0; s < vt.s0 + vt.nsym; s++)
             if (vt.freq[s]) rans_sym_init(&ve[s], vt.cum[s], vt.freq[s], vt.tlog);
-        uint32_t x = RANS_L;
+        /* symbol j (decode order) goes to state j mod 2 with two lanes */
+        size_t j = (n - md.order) + (irregular ? n - 1 : 0);
+        lanes = j >= DENSE_LANES_MIN;
+        uint32_t x[2] = {RANS_L, RANS_L};
         for (size_t i = n; i-- > 0;) {
-            if (i >= md.order) rans_put(&x, &rp, &ve[bitlen64(sc->vz[i])]);
-            if (irregular && i >= 1) rans_put(&x, &rp, &te[bitlen64(sc->tz[i])]);
+            if (i >= md.order) rans_put(&x[--j & lanes], &rp, &ve[bitlen64(sc->vz[i])]);
+            if (irregular && i >= 1) rans_put(&x[--j & lanes], &rp, &te[bitlen64(sc->tz[i])]);
         }
-        rp -= 4;
-        rp[0] = (uint8_t)x;
-        rp[1] = (uint8_t)(x >> 8);
-        rp[2] = (uint8_t)(x >> 16);
-        rp[3] = (uint8_t)(x >> 24);
+        for (int l = lanes; l >= 0; l--) {
+            rp -= 4;
+            rp[0] = (uint8_t)x[l];
+            rp[1] = (uint8_t)(x[l] >> 8);
+            rp[2] = (uint8_t)(x[l] >> 16);
+            rp[3] = (uint8_t)(x[l] >> 24);
+        }
     }
     size_t rans_len = (size_t)(rans_end - rp);
 
@@ -562,7 +573,7 @@ static int dense_encode_at(const int64_t *ts, const double *vs, size_t n, unsign
     size_t h = 0;
     hdr[h++] = (uint8_t)(md.order | (md.is_unsigned ? DENSE_F_UNSIGNED : 0) |
                          (irregular ? DENSE_F_IRREGULAR : 0) | (nexc ? DENSE_F_EXCEPTIONS : 0) |
-                         (use_rans ? DENSE_F_RANS : 0));
+                         (use_rans ? DENSE_F_RANS : 0) | (lanes ? DENSE_F_LANES : 0));
     hdr[h++] = (uint8_t)dexp;
     h += uvarint_put(hdr + h, n);
     h += varint_put(hdr + h, ts[0]);
@@ -626,7 +637,7 @@ static int dense_encode(const int64_t *ts, const double *vs, size_t n, fl_buf *o
     if (n > CHUNK_MAX_SAMPLES)
         return flint_error(FLINT_ERANGE, "dense chunk: %zu samples, at most %u", n, CHUNK_MAX_SAMPLES);
     dense_scratch sc;
-    sc.rans_cap = 4 * n + 16;
+    sc.rans_cap = 4 * n + 20;
     size_t words = 7 * n;
     uint8_t *mem = fl_malloc(words * 8 + 2 * n + sc.rans_cap);
     if (!mem) return flint_error(FLINT_ENOMEM, "dense chunk: out of memory for %zu samples", n);
@@ -717,13 +728,14 @@ static int dense_num_samples(const uint8_t *data, size_t len) {
 
 /* Parse a table at byte *off into tab (2^tlog entries); false if malformed. */
 static bool dense_get_table(const uint8_t *data, size_t len, size_t *off, unsigned tlog_max, uint8_t *tlog_out,
-                            uint32_t *tab) {
+                            uint8_t *nbmax_out, uint32_t *tab) {
     bstream_r r;
     bstream_r_init(&r, data, len, (uint64_t)*off * 8);
     if (bstream_read_bit(&r) == 0) {
         unsigned s = (unsigned)bstream_read56(&r, 7);
         if (bstream_overrun(&r) || s >= DENSE_NSYM) return false;
         *tlog_out = 0;
+        *nbmax_out = (uint8_t)(s ? s - 1 : 0);
         tab[0] = DENSE_ENTRY(1, 0, s);
         *off += 1;
         return true;
@@ -750,6 +762,7 @@ static bool dense_get_table(const uint8_t *data, size_t len, size_t *off, unsign
         c += f;
     }
     *tlog_out = (uint8_t)tlog;
+    *nbmax_out = (uint8_t)(s0 + nsym - 2); /* the last symbol is >= 1 */
     *off = (size_t)((r.pos + 7) / 8);
     return true;
 }
@@ -772,11 +785,12 @@ static void dense_iter_init(chunk_iter *it) {
     if (n > 1 && (!(p = uvarint_get(p, end, &d->tdelta)) || d->tdelta == 0)) goto bad;
     size_t off = (size_t)(p - data);
     d->tlog_t = 0;
+    d->nbmax_t = 0;
     d->tab_t[0] = DENSE_ENTRY(1, 0, 0);
     if ((d->flags & DENSE_F_IRREGULAR) &&
-        (n < 3 || !dense_get_table(data, it->len, &off, CHUNK_DENSE_TLOG_T, &d->tlog_t, d->tab_t)))
+        (n < 3 || !dense_get_table(data, it->len, &off, CHUNK_DENSE_TLOG_T, &d->tlog_t, &d->nbmax_t, d->tab_t)))
         goto bad;
-    if (!dense_get_table(data, it->len, &off, CHUNK_DENSE_TLOG_V, &d->tlog_v, d->tab_v)) goto bad;
+    if (!dense_get_table(data, it->len, &off, CHUNK_DENSE_TLOG_V, &d->tlog_v, &d->nbmax_v, d->tab_v)) goto bad;
     p = data + off;
     d->gcd = 1;
     if (!(d->tlog_v == 0 && DENSE_ENTRY_SYM(d->tab_v[0]) == 0)) {
@@ -812,16 +826,21 @@ static void dense_iter_init(chunk_iter *it) {
             p += 8;
         }
     }
-    d->rans = RANS_L;
+    d->rans = d->rans2 = RANS_L;
     d->rans_pos = d->rans_end = (uint64_t)(p - data);
     if (d->flags & DENSE_F_RANS) {
-        if (!(p = uvarint_get(p, end, &u)) || u < 4 || u > (uint64_t)(end - p)) goto bad;
-        d->rans = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-        if (d->rans < RANS_L || d->rans >= RANS_L << 8) goto bad;
-        d->rans_pos = (uint64_t)(p + 4 - data);
+        unsigned nst = d->flags & DENSE_F_LANES ? 2 : 1;
+        if (!(p = uvarint_get(p, end, &u)) || u < 4 * nst || u > (uint64_t)(end - p)) goto bad;
+        for (unsigned l = 0; l < nst; l++) {
+            const uint8_t *q = p + 4 * l;
+            uint32_t x = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+            if (x < RANS_L || x >= RANS_L << 8) goto bad;
+            *(l ? &d->rans2 : &d->rans) = x;
+        }
+        d->rans_pos = (uint64_t)(p + 4 * nst - data);
         d->rans_end = (uint64_t)(p + u - data);
         p += u;
-    } else if (d->tlog_t || d->tlog_v) {
+    } else if (d->tlog_t || d->tlog_v || (d->flags & DENSE_F_LANES)) {
         goto bad;
     }
     d->raw_pos = (uint64_t)(p - data) * 8;
@@ -839,7 +858,8 @@ bad:
 typedef struct dense_dec {
     const uint8_t *data;
     size_t len;
-    uint32_t x;
+    uint32_t x, x2; /* rANS states: the next symbol's, the other lane's */
+    bool lanes;     /* two states, taking turns symbol by symbol */
     const uint8_t *rp, *re;
     uint64_t raw_pos;
     int64_t t;
@@ -847,12 +867,14 @@ typedef struct dense_dec {
     double scale;
     bool bad;
     unsigned tlog_t, tlog_v;
+    unsigned nbmax; /* most raw bits one sample carries (time + value) */
     const uint32_t *tab_t, *tab_v;
 } dense_dec;
 
-static inline __attribute__((always_inline)) unsigned dense_sym(uint32_t *xp, const uint8_t **rpp,
-                                                                const uint8_t *re, bool *bad,
-                                                                const uint32_t *tab, unsigned tlog) {
+static inline __attribute__((always_inline)) unsigned dense_sym(uint32_t *xp, uint32_t *x2p, bool lanes,
+                                                                const uint8_t **rpp, const uint8_t *re,
+                                                                bool *bad, const uint32_t *tab,
+                                                                unsigned tlog) {
     static const uint8_t ff = 0xff; /* past the stream: keep x growing; the chunk is corrupt */
     uint32_t x = *xp;
     uint32_t e = tab[x & ((UINT32_C(1) << tlog) - 1)];
@@ -865,7 +887,12 @@ static inline __attribute__((always_inline)) unsigned dense_sym(uint32_t *xp, co
     x = need ? x << 8 | b : x;
     *rpp += need & have;
     *bad |= need & !have;
-    *xp = x;
+    if (lanes) { /* the other state decodes the next symbol */
+        *xp = *x2p;
+        *x2p = x;
+    } else {
+        *xp = x;
+    }
     return DENSE_ENTRY_SYM(e);
 }
 
@@ -887,9 +914,91 @@ static inline __attribute__((always_inline)) uint64_t dense_z(const uint8_t *dat
     return (uint64_t)nonzero << nb | raw;
 }
 
+/* dense_sym and dense_z without bounds checks, for a run of samples that
+ * dense_unchecked has shown to stay inside the rANS stream and to leave
+ * eight readable bytes at every raw-bit load. */
+static inline __attribute__((always_inline)) unsigned dense_sym_in(uint32_t *xp, uint32_t *x2p, bool lanes,
+                                                                   const uint8_t **rpp, const uint32_t *tab,
+                                                                   unsigned tlog) {
+    uint32_t x = *xp;
+    uint32_t e = tab[x & ((UINT32_C(1) << tlog) - 1)];
+    x = DENSE_ENTRY_FREQ(e) * (x >> tlog) + DENSE_ENTRY_OFFSET(e);
+    /* arithmetic, not a select: the compiler turns `need ? ... : x` into
+     * a branch, which data makes unpredictable */
+    uint32_t need = x < RANS_L;
+#if defined(__x86_64__) && defined(__GNUC__)
+    uint32_t nx = x << 8 | **rpp;
+    __asm__("cmpl %[l], %[x]\n\tcmovb %[nx], %[x]" : [x] "+r"(x) : [nx] "r"(nx), [l] "i"(RANS_L) : "cc");
+#else
+    x = x << (need << 3) | (**rpp & (0u - need));
+#endif
+    *rpp += need;
+    if (lanes) {
+        *xp = *x2p;
+        *x2p = x;
+    } else {
+        *xp = x;
+    }
+    return DENSE_ENTRY_SYM(e);
+}
+
+static inline __attribute__((always_inline)) uint64_t dense_z_in(const uint8_t *data, uint64_t *pos, unsigned s) {
+    uint64_t w;
+    memcpy(&w, data + (*pos >> 3), 8);
+    w = __builtin_bswap64(w) << (*pos & 7);
+    uint64_t lead = (w >> 1) | UINT64_C(1) << 63; /* the leading one, then the raw bits */
+    *pos += s - (s != 0);
+    return (lead >> 1) >> (63 - s); /* the top s bits; 0 for s = 0 */
+}
+
+/* How many of the next `want` samples can be decoded unchecked: each reads
+ * at most one stream byte per symbol and nbmax raw bits (<= 56 per symbol,
+ * else none), and a raw-bit load reads 8 bytes from byte pos / 8. */
+static inline uint32_t dense_unchecked(const dense_dec *c, const uint8_t *rp, uint64_t pos, uint32_t want,
+                                       bool irregular) {
+    if (c->nbmax == UINT_MAX || c->len < 8) return 0;
+    uint64_t syms = (uint64_t)(c->re - rp) >> irregular;
+    uint64_t last = (uint64_t)(c->len - 8) * 8; /* largest bit position a load may start at */
+    if (pos > last) return 0;
+    uint64_t bits = c->nbmax ? (last - pos) / c->nbmax : want;
+    uint64_t n = syms < bits ? syms : bits;
+    return n < want ? (uint32_t)n : want;
+}
+
+/* The entropy pass of dense_run for b samples: residuals into zt, zv. */
+static inline __attribute__((always_inline)) void dense_entropy(dense_dec *c, uint64_t *zt, uint64_t *zv,
+                                                                uint32_t b, const bool irregular,
+                                                                const bool lanes) {
+    uint32_t x = c->x, x2 = c->x2;
+    const uint8_t *rp = c->rp, *re = c->re, *data = c->data;
+    size_t len = c->len;
+    uint64_t pos = c->raw_pos;
+    bool bad = c->bad;
+    const uint32_t *tab_v = c->tab_v, *tab_t = c->tab_t;
+    unsigned tlog_v = c->tlog_v, tlog_t = c->tlog_t;
+    uint32_t k = 0;
+    for (uint32_t safe; (safe = dense_unchecked(c, rp, pos, b - k, irregular)) >= 8;) {
+        for (uint32_t end = k + safe; k < end; k++) {
+            if (irregular) zt[k] = dense_z_in(data, &pos, dense_sym_in(&x, &x2, lanes, &rp, tab_t, tlog_t));
+            zv[k] = dense_z_in(data, &pos, dense_sym_in(&x, &x2, lanes, &rp, tab_v, tlog_v));
+        }
+    }
+    for (; k < b; k++) {
+        if (irregular) zt[k] = dense_z(data, len, &pos, dense_sym(&x, &x2, lanes, &rp, re, &bad, tab_t, tlog_t));
+        zv[k] = dense_z(data, len, &pos, dense_sym(&x, &x2, lanes, &rp, re, &bad, tab_v, tlog_v));
+    }
+    c->x = x;
+    c->x2 = x2;
+    c->rp = rp;
+    c->raw_pos = pos;
+    c->bad = bad;
+}
+
 /* Samples from index 2 on, in two passes per CHUNK_BATCH: the entropy
  * decoder's chains (rANS state, raw bit position) alone, then the
- * arithmetic, so neither loop runs out of registers. */
+ * arithmetic, so neither loop runs out of registers. The first pass runs
+ * without bounds checks for as long as dense_unchecked allows (all but the
+ * chunk's last few dozen samples), then checked. */
 static inline __attribute__((always_inline)) void dense_run(dense_dec *state, int64_t *ts, double *vs,
                                                             uint32_t cnt, const unsigned order,
                                                             const bool irregular, const bool is_unsigned) {
@@ -897,20 +1006,11 @@ static inline __attribute__((always_inline)) void dense_run(dense_dec *state, in
     uint64_t zt[CHUNK_BATCH], zv[CHUNK_BATCH];
     for (uint32_t done = 0; done < cnt;) {
         uint32_t b = cnt - done < CHUNK_BATCH ? cnt - done : CHUNK_BATCH;
-        uint32_t x = c.x;
-        const uint8_t *rp = c.rp, *re = c.re, *data = c.data;
-        size_t len = c.len;
-        uint64_t pos = c.raw_pos;
+        if (c.lanes)
+            dense_entropy(&c, zt, zv, b, irregular, true);
+        else
+            dense_entropy(&c, zt, zv, b, irregular, false);
         bool bad = c.bad;
-        const uint32_t *tab_v = c.tab_v, *tab_t = c.tab_t;
-        unsigned tlog_v = c.tlog_v, tlog_t = c.tlog_t;
-        for (uint32_t k = 0; k < b; k++) {
-            if (irregular) zt[k] = dense_z(data, len, &pos, dense_sym(&x, &rp, re, &bad, tab_t, tlog_t));
-            zv[k] = dense_z(data, len, &pos, dense_sym(&x, &rp, re, &bad, tab_v, tlog_v));
-        }
-        c.x = x;
-        c.rp = rp;
-        c.raw_pos = pos;
 
         int64_t t = c.t;
         uint64_t m = c.m, dm = c.dm, tdelta = c.tdelta, gcd = c.gcd, bias = c.bias;
@@ -960,7 +1060,7 @@ static void dense_head_sample(dense_dec *c, uint32_t i, unsigned order, bool irr
     if (i > 0) {
         uint64_t delta = c->tdelta;
         if (irregular) {
-            unsigned s = dense_sym(&c->x, &c->rp, c->re, &c->bad, c->tab_t, c->tlog_t);
+            unsigned s = dense_sym(&c->x, &c->x2, c->lanes, &c->rp, c->re, &c->bad, c->tab_t, c->tlog_t);
             delta += (uint64_t)zigzag_dec(dense_z(c->data, c->len, &c->raw_pos, s));
         }
         int64_t t = (int64_t)((uint64_t)c->t + delta);
@@ -968,7 +1068,7 @@ static void dense_head_sample(dense_dec *c, uint32_t i, unsigned order, bool irr
         c->t = t;
     }
     if (order == 0 || (order == 1 && i >= 1)) {
-        unsigned s = dense_sym(&c->x, &c->rp, c->re, &c->bad, c->tab_v, c->tlog_v);
+        unsigned s = dense_sym(&c->x, &c->x2, c->lanes, &c->rp, c->re, &c->bad, c->tab_v, c->tlog_v);
         uint64_t z = dense_z(c->data, c->len, &c->raw_pos, s);
         uint64_t r = (is_unsigned ? z : (uint64_t)zigzag_dec(z)) * c->gcd + c->bias;
         c->m = order == 0 ? r : c->m + r;
@@ -987,6 +1087,8 @@ static bool dense_decode_batch(chunk_iter *it, int64_t *ts, double *vs, uint32_t
         .data = it->data,
         .len = it->len,
         .x = d->rans,
+        .x2 = d->rans2,
+        .lanes = d->flags & DENSE_F_LANES,
         .rp = it->data + d->rans_pos,
         .re = it->data + d->rans_end,
         .raw_pos = d->raw_pos,
@@ -1001,6 +1103,10 @@ static bool dense_decode_batch(chunk_iter *it, int64_t *ts, double *vs, uint32_t
         .tlog_v = d->tlog_v,
         .tab_t = d->tab_t,
         .tab_v = d->tab_v,
+        /* a symbol of more than 56 raw bits takes the checked path */
+        .nbmax = d->nbmax_v > 56 || d->nbmax_t > 56
+                     ? UINT_MAX
+                     : (unsigned)d->nbmax_v + (d->flags & DENSE_F_IRREGULAR ? d->nbmax_t : 0),
     };
     unsigned order = d->order;
     bool irregular = d->flags & DENSE_F_IRREGULAR, is_unsigned = d->flags & DENSE_F_UNSIGNED;
@@ -1011,10 +1117,11 @@ static bool dense_decode_batch(chunk_iter *it, int64_t *ts, double *vs, uint32_t
     it->u.next = first + cnt;
     if (it->u.next == it->u.total) {
         /* everything must have been used exactly */
-        c.bad |= c.x != RANS_L || c.rp != c.re || c.raw_pos > d->raw_end || d->raw_end - c.raw_pos >= 8;
+        c.bad |= c.x != RANS_L || c.x2 != RANS_L || c.rp != c.re || c.raw_pos > d->raw_end || d->raw_end - c.raw_pos >= 8;
     }
     if (c.bad || c.raw_pos > d->raw_end) return dense_corrupt(it, "bad sample data");
     d->rans = c.x;
+    d->rans2 = c.x2;
     d->rans_pos = (uint64_t)(c.rp - it->data);
     d->raw_pos = c.raw_pos;
     d->t_last = c.t;

@@ -764,11 +764,72 @@ START_TEST(test_chunk_corrupt_bytes_at_every_offset) {
     for (int trial = 0; trial < 2000; trial++) {
         size_t len = tu_next(&g) % sizeof junk;
         for (size_t i = 0; i < len; i++) junk[i] = (uint8_t)tu_next(&g);
-        if (len > 0 && trial % 2) junk[0] &= 0x3f; /* plausible dense flags */
+        if (len > 0 && trial % 2) junk[0] &= 0x7f; /* plausible dense flags */
         if (len > 1 && trial % 4 == 1) junk[1] %= 23;
         decode_damaged(CHUNK_ENC_XOR, junk, len);
         decode_damaged(CHUNK_ENC_DENSE, junk, len);
     }
+}
+END_TEST
+
+/* Chunks of 64 symbols or more code them with two interleaved rANS states
+ * (flag 0x40); chunks written before that, with one state, still decode.
+ * The bytes below are what the one-state encoder wrote for this series. */
+static void lanes_series(int64_t *ts, double *vs, int n) {
+    int64_t m = 123456789;
+    uint64_t r = 7;
+    for (int i = 0; i < n; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        ts[i] = 1700000000000 + i * 15000 + (i % 5 == 3 ? (int64_t)(r >> 60) : 0);
+        m += 100 + (int64_t)((r >> 33) % 101);
+        vs[i] = (double)m / 100;
+    }
+}
+
+START_TEST(test_chunk_dense_two_lanes_and_one_lane_chunks) {
+    static const uint8_t one_lane[] = {
+        0x29, 0x02, 0x50, 0x80, 0xa0, 0xab, 0xfe, 0xf9, 0x62, 0x98, 0x75, 0x80, 0x11, 0x05, 0x24, 0x90,
+        0x80, 0x19, 0x15, 0x5a, 0x38, 0x00, 0xaa, 0x02, 0xae, 0xb7, 0xde, 0x75, 0x29, 0x70, 0x85, 0x90,
+        0x1f, 0x6c, 0x86, 0x2f, 0xdc, 0x8e, 0xe5, 0xef, 0x89, 0x3a, 0x5b, 0xeb, 0x55, 0x6c, 0xda, 0xe1,
+        0x40, 0x5a, 0xee, 0x07, 0x2e, 0x14, 0xad, 0xb3, 0x3b, 0x97, 0x29, 0xcd, 0x21, 0x5e, 0xad, 0x27,
+        0x18, 0xc5, 0x25, 0x0c, 0x43, 0x01, 0x68, 0x8e, 0x69, 0xe2, 0x46, 0xe8, 0x69, 0xea, 0x0f, 0xd1,
+        0x87, 0x5f, 0xfc, 0xc2, 0x74, 0x0b, 0x2d, 0x25, 0xcc, 0xfc, 0x2b, 0x99, 0x05, 0x0e, 0x04, 0xe0,
+        0x74, 0xb2, 0x43, 0x06, 0x25, 0x40, 0x8f, 0xee, 0x79, 0x90, 0x0b, 0xcd, 0xb4, 0x8b, 0x37, 0x18,
+        0x0d, 0x14, 0x50, 0xb4, 0xae, 0xf5, 0x6e, 0x6d, 0xa9, 0x38, 0x4b, 0x88, 0x02, 0xb0, 0x23, 0x2d,
+        0x78};
+    enum { N = 80 };
+    int64_t ts[N];
+    double vs[N];
+    lanes_series(ts, vs, N);
+    ck_assert_uint_eq(one_lane[0] & 0x40, 0);
+    expect_decodes_to(CHUNK_ENC_DENSE, one_lane, sizeof one_lane, ts, vs, N);
+
+    /* today's encoder: 158 symbols, two lanes, 4 more bytes for the second state */
+    fl_buf out = {0};
+    int enc;
+    ck_assert_int_eq(chunk_encode(ts, vs, N, 1u << CHUNK_ENC_DENSE, &out, &enc), 0);
+    ck_assert_uint_eq(out.data[0], one_lane[0] | 0x40);
+    ck_assert_uint_eq(out.len, sizeof one_lane + 4);
+    expect_decodes_to(CHUNK_ENC_DENSE, out.data, out.len, ts, vs, N);
+    /* the flag names the stream layout: cleared, the same bytes are corrupt */
+    out.data[0] &= (uint8_t)~0x40;
+    ck_assert_int_eq(decode_damaged(CHUNK_ENC_DENSE, out.data, out.len), FLINT_ECORRUPT);
+    fl_buf_free(&out);
+
+    /* below 64 symbols one state: 63 value symbols (order 1, regular) */
+    for (int i = 0; i < N; i++) ts[i] = 1700000000000 + i * 15000;
+    for (int n = 63; n <= 66; n++) {
+        ck_assert_int_eq(chunk_encode(ts, vs, (size_t)n, 1u << CHUNK_ENC_DENSE, &out, &enc), 0);
+        ck_assert_uint_eq(out.data[0] & 0x03, 1);
+        ck_assert_uint_eq(!!(out.data[0] & 0x40), n - 1 >= 64);
+        expect_decodes_to(CHUNK_ENC_DENSE, out.data, out.len, ts, vs, (size_t)n);
+        fl_buf_free(&out);
+    }
+    /* the lanes flag without a rANS stream is corrupt */
+    uint8_t copy[sizeof one_lane];
+    memcpy(copy, one_lane, sizeof copy);
+    copy[0] = (uint8_t)((copy[0] & ~0x20) | 0x40);
+    ck_assert_int_eq(decode_damaged(CHUNK_ENC_DENSE, copy, sizeof copy), FLINT_ECORRUPT);
 }
 END_TEST
 
@@ -863,6 +924,7 @@ Suite *chunk_suite(void) {
     tcase_add_test(tc, test_chunk_doc_examples_bytes);
     tcase_add_test(tc, test_chunk_names_counts_and_bad_arguments);
     tcase_add_test(tc, test_chunk_corrupt_bytes_at_every_offset);
+    tcase_add_test(tc, test_chunk_dense_two_lanes_and_one_lane_chunks);
     tcase_add_test(tc, test_chunk_encode_oom_every_allocation);
     suite_add_tcase(s, tc);
     return s;
