@@ -81,6 +81,11 @@ static inline uint64_t bstream_load64(const uint8_t *data, size_t len, uint64_t 
         memcpy(&w, data + at, 8);
         return __builtin_bswap64(w);
     }
+    if (len >= 8 && at < len) { /* the last 8 bytes, shifted: no loop near the end */
+        uint64_t w;
+        memcpy(&w, data + len - 8, 8);
+        return __builtin_bswap64(w) << ((at + 8 - len) * 8);
+    }
     uint64_t w = 0;
     for (unsigned i = 0; i < 8; i++) {
         w <<= 8;
