@@ -58,31 +58,34 @@ static inline double ms_to_s(int64_t ms) {
 
 typedef bool (*rfn)(const rwin *w, double *out);
 
-static double extrapolation_factor(const rwin *w, double sampled, double to_start, double to_end, bool rate) {
+static double extrapolation_factor(double range_s, double sampled, double to_start, double to_end, bool rate) {
     double interval = sampled;
     interval += to_start;
     interval += to_end;
     double factor = interval / sampled;
-    if (rate) factor /= w->range_s;
+    if (rate) factor /= range_s;
     return factor;
 }
 
-/* Prometheus' extrapolatedRate: the memo only skips recomputing the same
- * figures; every value is the one the plain formula gives. */
-static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
-    if (w->n < 2) return false;
-    size_t n1 = w->n - 1;
-    double result = w->v[n1] - w->v[0];
-    if (counter && !w->no_resets) {
-        double prev = w->v[0];
-        for (size_t i = 1; i < w->n; i++) {
-            if (w->v[i] < prev) result += prev;
-            prev = w->v[i];
+/* Prometheus' extrapolatedRate over the n >= 2 points t, v of the window
+ * (rstart, rend]; no_resets: known to hold no v[i] < v[i-1]. The memo only
+ * skips recomputing the same figures; every value is the one the plain
+ * formula gives. Inline, so run_counter_windows has it without a call. */
+static inline __attribute__((always_inline)) double extrapolate(xmemo *mm, const int64_t *t, const double *v,
+                                                                size_t n, int64_t rstart, int64_t rend,
+                                                                double range_s, bool counter, bool rate,
+                                                                bool no_resets) {
+    size_t n1 = n - 1;
+    double result = v[n1] - v[0];
+    if (counter && !no_resets) {
+        double prev = v[0];
+        for (size_t i = 1; i < n; i++) {
+            if (v[i] < prev) result += prev;
+            prev = v[i];
         }
     }
-    xmemo *mm = w->memo;
-    int64_t span = w->t[n1] - w->t[0];
-    int64_t start_ms = w->t[0] - w->rstart, end_ms = w->rend - w->t[n1];
+    int64_t span = t[n1] - t[0];
+    int64_t start_ms = t[0] - rstart, end_ms = rend - t[n1];
     if (mm->n1 != n1 || mm->span != span) {
         mm->n1 = n1;
         mm->span = span;
@@ -100,9 +103,9 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
         mm->end_ms = end_ms;
         mm->start_s = to_start;
         mm->end_s = to_end;
-        mm->factor = extrapolation_factor(w, sampled, to_start, to_end, rate);
+        mm->factor = extrapolation_factor(range_s, sampled, to_start, to_end, rate);
     }
-    double factor = mm->factor, v0 = w->v[0];
+    double factor = mm->factor, v0 = v[0];
     /* A counter is not extrapolated below zero: toZero = sampled * (v0 /
      * result) replaces the start duration when shorter. With v0 * sampled
      * at least twice start * result it is not (the products' rounding is
@@ -110,9 +113,14 @@ static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
      * counter far from zero. */
     if (counter && result > 0 && v0 >= 0 && !(result < 1e300 && v0 * sampled >= 2 * mm->start_s * result)) {
         double to_zero = sampled * (v0 / result);
-        if (to_zero < mm->start_s) factor = extrapolation_factor(w, sampled, to_zero, mm->end_s, rate);
+        if (to_zero < mm->start_s) factor = extrapolation_factor(range_s, sampled, to_zero, mm->end_s, rate);
     }
-    *out = result * factor;
+    return result * factor;
+}
+
+static bool extrapolated(const rwin *w, double *out, bool counter, bool rate) {
+    if (w->n < 2) return false;
+    *out = extrapolate(w->memo, w->t, w->v, w->n, w->rstart, w->rend, w->range_s, counter, rate, w->no_resets);
     return true;
 }
 static bool f_rate(const rwin *w, double *o) { return extrapolated(w, o, true, true); }
@@ -402,12 +410,39 @@ static bool exact_int_sums(const double *v, size_t n) {
     return true;
 }
 
+/* run_windows for rate and increase at plain step times (no @): the same
+ * windows and values, with the window bookkeeping and extrapolate() in one
+ * loop instead of a call per step. */
+static size_t run_counter_windows(pql_q *q, const rctx *c, const int64_t *t, const double *v, size_t n,
+                                  double *vals, bool poll, bool rate) {
+    const pql_ev *ev = c->ev;
+    size_t lo = 0, hi = 0, npts = 0, last_reset = 0;
+    xmemo memo = {.n1 = 0};
+    double range_s = (double)c->range / 1000;
+    int64_t T = ev->start - c->offset;
+    for (size_t i = 0; i < ev->nsteps; i++, T += ev->interval) {
+        if (poll && (i & 255) == 255) q_check(q);
+        int64_t S = T - c->range;
+        while (hi < n && t[hi] <= T) {
+            if (hi > 0 && v[hi] < v[hi - 1]) last_reset = hi;
+            hi++;
+        }
+        while (lo < hi && t[lo] <= S) lo++;
+        if (hi - lo < 2) continue;
+        vals[i] = extrapolate(&memo, t + lo, v + lo, hi - lo, S, T, range_s, true, rate, last_reset <= lo);
+        npts++;
+    }
+    return npts;
+}
+
 /* Slide the windows of every step over one series' points (stale markers
  * removed) into vals (absent where the function gives nothing); returns the
  * points set. Reads q only (sel_time; q_check when poll), so it runs on
  * worker threads for the functions in pure_fn. */
 static size_t run_windows(pql_q *q, const rctx *c, const int64_t *t, const double *v, size_t n,
                           double *vals, bool poll) {
+    if ((c->fn == f_rate || c->fn == f_increase) && c->mod->at == AST_AT_NONE && !c->absent_over_time)
+        return run_counter_windows(q, c, t, v, n, vals, poll, c->fn == f_rate);
     const pql_ev *ev = c->ev;
     size_t lo = 0, hi = 0, npts = 0, last_reset = 0;
     xmemo memo = {.n1 = 0};
