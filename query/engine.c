@@ -447,6 +447,7 @@ static void *par_run(void *arg) {
             break;
         }
         raw.n = (size_t)got;
+        raw.finite = tsdb_chunks_finite(st->s[i].chunks);
         int rc = st->work(st->ctx, i, &raw);
         if (rc) {
             par_fail(st, i, rc);

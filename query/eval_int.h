@@ -233,6 +233,7 @@ typedef struct pql_raw {
     int64_t *t;
     double *v;
     size_t n, cap;
+    bool finite; /* select_series_par: every value known finite (no stale markers) */
 } pql_raw;
 
 /* A selector's series with all their samples in [mint, maxt] (stale markers

@@ -563,7 +563,7 @@ static void par_begin(pql_q *q, void *arg, size_t n) {
 
 static int par_work(void *arg, size_t i, pql_raw *raw) {
     rctx *c = arg;
-    size_t k = 0;
+    size_t k = raw->finite ? raw->n : 0; /* finite: no stale marker to drop */
     for (; k < raw->n; k++) { /* no copying up to the first stale marker */
         uint64_t b;
         memcpy(&b, &raw->v[k], sizeof b);

@@ -164,6 +164,10 @@ int chunk_num_samples(int enc, const uint8_t *data, size_t len) {
     return ops->num_samples(data, len);
 }
 
+bool chunk_values_finite(int enc, const uint8_t *data, size_t len) {
+    return enc == CHUNK_ENC_DENSE && dense_values_finite(data, len);
+}
+
 int chunk_decode_all(int enc, const uint8_t *data, size_t len, int64_t *ts, double *vs, size_t cap) {
     chunk_iter it;
     chunk_iter_init(&it, enc, data, len);

@@ -149,6 +149,10 @@ int chunk_num_samples(int enc, const uint8_t *data, size_t len);
 
 /* Decode a whole chunk into caller arrays of capacity cap. Returns the
  * number of samples, FLINT_ERANGE if cap is too small, FLINT_ECORRUPT. */
+/* True when every value of the chunk is known, without decoding, to be a
+ * finite number (a dense chunk without exceptions: all decimals; so no
+ * stale marker). False means "maybe not". */
+bool chunk_values_finite(int enc, const uint8_t *data, size_t len);
 int chunk_decode_all(int enc, const uint8_t *data, size_t len, int64_t *ts, double *vs, size_t cap);
 
 const char *chunk_enc_name(int enc);

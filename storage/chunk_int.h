@@ -44,6 +44,7 @@ typedef struct chunk_ops {
 
 extern const chunk_ops xor_chunk_ops;
 extern const chunk_ops dense_chunk_ops;
+bool dense_values_finite(const uint8_t *data, size_t len);
 
 /* The bit pattern of a double and back (values round-trip bit-exactly). */
 static inline uint64_t dbits(double v) {

@@ -711,6 +711,11 @@ static const uint8_t *dense_get_count(const uint8_t *p, const uint8_t *end, uint
     return p;
 }
 
+bool dense_values_finite(const uint8_t *data, size_t len) {
+    uint64_t n;
+    return dense_get_count(data, data + len, &n) && !(data[0] & DENSE_F_EXCEPTIONS);
+}
+
 static int dense_num_samples(const uint8_t *data, size_t len) {
     uint64_t n;
     if (!dense_get_count(data, data + len, &n))

@@ -114,6 +114,9 @@ size_t tsdb_chunks_max_samples(const tsdb_chunks *c);
  * or a negative FLINT_E*. Touches only c and the arrays. */
 int64_t tsdb_chunks_read(const tsdb_chunks *c, int64_t *ts, double *vs, size_t cap);
 void tsdb_chunks_free(tsdb_chunks *c); /* NULL ok */
+/* True when every value tsdb_chunks_read returns is known to be finite
+ * (so there is no stale marker to drop); false: maybe not. */
+bool tsdb_chunks_finite(const tsdb_chunks *c);
 
 /* Sorted, de-duplicated strings; free with tsdb_strings_free. */
 typedef struct tsdb_strings {

@@ -274,6 +274,7 @@ void tsdb_series_set_free(tsdb_series_set *s) {
 struct tsdb_chunks {
     int64_t mint, maxt;
     size_t n, max_samples;
+    bool finite;       /* every chunk's values known finite (no stale markers) */
     chunk_view *views; /* follow the struct; head chunk bytes after them */
 };
 
@@ -291,6 +292,9 @@ int tsdb_series_snapshot(tsdb_series_set *s, tsdb_chunks **out) {
     c->maxt = s->q->maxt;
     c->n = s->nviews;
     c->max_samples = total;
+    c->finite = true;
+    for (size_t i = 0; i < s->nviews && c->finite; i++)
+        c->finite = chunk_values_finite(s->views[i].enc, s->views[i].data, s->views[i].len);
     c->views = (chunk_view *)(c + 1);
     memcpy(c->views, s->views, s->nviews * sizeof *c->views);
     /* head chunk bytes live in s->hcs until next(): copy them */
@@ -308,6 +312,8 @@ int tsdb_series_snapshot(tsdb_series_set *s, tsdb_chunks **out) {
 }
 
 size_t tsdb_chunks_max_samples(const tsdb_chunks *c) { return c->max_samples; }
+
+bool tsdb_chunks_finite(const tsdb_chunks *c) { return c->finite; }
 
 size_t tsdb_series_count_bound(const tsdb_series_set *s) {
     size_t n = 0;

@@ -833,6 +833,33 @@ START_TEST(test_chunk_dense_two_lanes_and_one_lane_chunks) {
 }
 END_TEST
 
+/* chunk_values_finite: only a dense chunk without exceptions is known to
+ * hold no NaN, stale marker or infinity without decoding it. */
+START_TEST(test_chunk_values_finite) {
+    enum { N = 100 };
+    int64_t ts[N];
+    double vs[N];
+    for (int i = 0; i < N; i++) ts[i] = 1700000000000 + i * 15000, vs[i] = i * 0.5;
+    fl_buf out = {0};
+    int enc;
+    ck_assert_int_eq(chunk_encode(ts, vs, N, 1u << CHUNK_ENC_DENSE, &out, &enc), 0);
+    ck_assert(chunk_values_finite(enc, out.data, out.len));
+    ck_assert(!chunk_values_finite(enc, out.data, 1)); /* truncated header */
+    fl_buf_free(&out);
+    ck_assert_int_eq(chunk_encode(ts, vs, N, 1u << CHUNK_ENC_XOR, &out, &enc), 0);
+    ck_assert(!chunk_values_finite(enc, out.data, out.len));
+    fl_buf_free(&out);
+    static const double odd[] = {NAN, INFINITY, -INFINITY};
+    for (int k = 0; k < 4; k++) {
+        vs[40] = k < 3 ? odd[k] : stale_nan();
+        ck_assert_int_eq(chunk_encode(ts, vs, N, 1u << CHUNK_ENC_DENSE, &out, &enc), 0);
+        ck_assert_int_eq(enc, CHUNK_ENC_DENSE);
+        ck_assert(!chunk_values_finite(enc, out.data, out.len));
+        fl_buf_free(&out);
+    }
+}
+END_TEST
+
 /* ---- out of memory ------------------------------------------------------------------ */
 
 static void encode_under_oom(const int64_t *ts, const double *vs, size_t n, unsigned allowed) {
@@ -925,6 +952,7 @@ Suite *chunk_suite(void) {
     tcase_add_test(tc, test_chunk_names_counts_and_bad_arguments);
     tcase_add_test(tc, test_chunk_corrupt_bytes_at_every_offset);
     tcase_add_test(tc, test_chunk_dense_two_lanes_and_one_lane_chunks);
+    tcase_add_test(tc, test_chunk_values_finite);
     tcase_add_test(tc, test_chunk_encode_oom_every_allocation);
     suite_add_tcase(s, tc);
     return s;
