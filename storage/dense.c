@@ -753,9 +753,13 @@ static bool dense_get_table(const uint8_t *data, size_t len, size_t *off, unsign
     for (unsigned s = s0; s < s0 + nsym; s++) {
         uint32_t f;
         if (s + 1 < s0 + nsym) {
-            unsigned zeros = 0;
-            while (zeros <= tlog + 1 && bstream_read_bit(&r) == 0 && !bstream_overrun(&r)) zeros++;
-            if (zeros > tlog + 1 || bstream_overrun(&r)) return false;
+            /* Elias gamma: count the zeros up to the first one at once
+             * (past the end reads as zeros: too many) */
+            uint64_t w = bstream_load64(r.data, r.len, r.pos >> 3) << (r.pos & 7);
+            unsigned zeros = w ? (unsigned)__builtin_clzll(w) : 64;
+            if (zeros > tlog + 1) return false;
+            r.pos += zeros + 1;
+            if (bstream_overrun(&r)) return false;
             uint64_t x = (UINT64_C(1) << zeros) | bstream_read56(&r, zeros);
             if (bstream_overrun(&r) || x - 1 > M - c) return false;
             f = (uint32_t)(x - 1);
