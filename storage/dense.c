@@ -723,13 +723,18 @@ static int dense_num_samples(const uint8_t *data, size_t len) {
     return (int)n;
 }
 
-/* rANS decoding table entry for one slot: the slot's symbol, its frequency
- * and the slot's offset inside the symbol's range, so a symbol costs one
- * table load (docs/format/chunks.md, "rANS"). */
-#define DENSE_ENTRY(freq, offset, sym) ((uint32_t)(freq) | (uint32_t)(offset) << 11 | (uint32_t)(sym) << 21)
-#define DENSE_ENTRY_FREQ(e) ((e) & 0x7ffu)
-#define DENSE_ENTRY_OFFSET(e) (((e) >> 11) & 0x3ffu)
-#define DENSE_ENTRY_SYM(e) ((e) >> 21)
+/* rANS decoding table entry for one slot: the symbol's frequency, the
+ * slot's offset inside the symbol's range, and the symbol s as the two
+ * figures reading its raw bits takes (s - 1 bits, and a shift of 63 - s),
+ * so a symbol costs one table load (docs/format/chunks.md, "rANS"). */
+#define DENSE_ENTRY(freq, offset, sym)                                                                    \
+    ((uint32_t)(freq) | (uint32_t)(offset) << 9 | (uint32_t)((sym) ? (sym) - 1 : 0) << 17 |               \
+     (uint32_t)((sym) <= 63 ? 63 - (sym) : 0) << 23)
+#define DENSE_ENTRY_FREQ(e) ((e) & 0x1ffu)           /* 1..256 */
+#define DENSE_ENTRY_OFFSET(e) (((e) >> 9) & 0xffu)   /* slot - cum, < freq */
+#define DENSE_ENTRY_NB(e) (((e) >> 17) & 0x3fu)      /* raw bits: s - 1, 0 for s = 0 */
+#define DENSE_ENTRY_SH(e) ((e) >> 23)                /* 63 - s (s <= 63) */
+#define DENSE_ENTRY_SYM(e) (DENSE_ENTRY_NB(e) + (DENSE_ENTRY_NB(e) != 0 || DENSE_ENTRY_SH(e) != 63))
 
 /* Parse a table at byte *off into tab (2^tlog entries); false if malformed. */
 static bool dense_get_table(const uint8_t *data, size_t len, size_t *off, unsigned tlog_max, uint8_t *tlog_out,
@@ -926,7 +931,7 @@ static inline __attribute__((always_inline)) uint64_t dense_z(const uint8_t *dat
 /* dense_sym and dense_z without bounds checks, for a run of samples that
  * dense_unchecked has shown to stay inside the rANS stream and to leave
  * eight readable bytes at every raw-bit load. */
-static inline __attribute__((always_inline)) unsigned dense_sym_in(uint32_t *xp, uint32_t *x2p, bool lanes,
+static inline __attribute__((always_inline)) uint32_t dense_sym_in(uint32_t *xp, uint32_t *x2p, bool lanes,
                                                                    const uint8_t **rpp, const uint32_t *tab,
                                                                    unsigned tlog) {
     uint32_t x = *xp;
@@ -948,16 +953,17 @@ static inline __attribute__((always_inline)) unsigned dense_sym_in(uint32_t *xp,
     } else {
         *xp = x;
     }
-    return DENSE_ENTRY_SYM(e);
+    return e;
 }
 
-static inline __attribute__((always_inline)) uint64_t dense_z_in(const uint8_t *data, uint64_t *pos, unsigned s) {
+static inline __attribute__((always_inline)) uint64_t dense_z_in(const uint8_t *data, uint64_t *pos, uint32_t e) {
     uint64_t w;
     memcpy(&w, data + (*pos >> 3), 8);
     w = __builtin_bswap64(w) << (*pos & 7);
-    uint64_t lead = (w >> 1) | UINT64_C(1) << 63; /* the leading one, then the raw bits */
-    *pos += s - (s != 0);
-    return (lead >> 1) >> (63 - s); /* the top s bits; 0 for s = 0 */
+    /* a one, then the raw bits: z is the top s bits of it (none for s = 0) */
+    uint64_t lead = (w >> 2) | UINT64_C(1) << 62;
+    *pos += DENSE_ENTRY_NB(e);
+    return lead >> DENSE_ENTRY_SH(e);
 }
 
 /* How many of the next `want` samples can be decoded unchecked: each reads
