@@ -362,7 +362,7 @@ START_TEST(test_promql_eval_rate_matches_reference) {
     ck_assert_ptr_nonnull(app);
     tu_rng r = {77};
     for (int s = 0; s < REF_SERIES; s++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "%d", s);
         label l[] = {{"__name__", "ref_total"}, {"s", id}};
         labels ls = {l, 2};
