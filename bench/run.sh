@@ -59,17 +59,24 @@ if want storage; then
     python3 bench/storage_bench.py --harness "$harness" --data "$DATA" --flint ./flint \
         --peers "${BENCH_PEERS-prometheus,victoriametrics}" --out bench/results
 fi
+# The dataset as imported by this ./flint: the storage step's import when it
+# is newer than the binary, else a cached import redone whenever ./flint
+# changed (a data dir written by an older build may hold an older chunk
+# format, which reads correctly but slower).
+flint_import_dir() {
+    local fdb=/tmp/bench-flint-storage
+    if [ -d "$fdb" ] && [ "$fdb" -nt ./flint ]; then echo "$fdb"; return; fi
+    fdb=/tmp/bench-flint-engine
+    if [ ! -f "$fdb.done" ] || [ ./flint -nt "$fdb.done" ]; then
+        rm -rf "$fdb" "$fdb.done"
+        ./flint import openmetrics "$DATA/dataset.om" "$fdb" >/tmp/bench-logs/engine-import.log 2>&1
+        touch "$fdb.done"
+    fi
+    echo "$fdb"
+}
 if want engine && [ -x build/bench/engine_bench ]; then
     echo "=== PromQL engine, in-process (range queries over 24 h, step 60 s)"
-    fdb=/tmp/bench-flint-storage   # the storage step's import, when it ran
-    if [ ! -d "$fdb" ]; then
-        fdb=/tmp/bench-flint-engine
-        if [ ! -f "$fdb.done" ]; then
-            rm -rf "$fdb"
-            ./flint import openmetrics "$DATA/dataset.om" "$fdb" >/tmp/bench-logs/engine-import.log 2>&1
-            touch "$fdb.done"
-        fi
-    fi
+    fdb=$(flint_import_dir)
     hist=${BENCH_HIST:-/tmp/bench-hist}
     if [ ! -f "$hist/db.done" ]; then
         python3 bench/gen_histogram.py --out "$hist" >/dev/null
@@ -84,8 +91,7 @@ if want latency; then
     # all servers run side by side, measured in interleaved rounds; the
     # peers serve the data dirs their storage step left (loaded when missing)
     peers=$(echo "${BENCH_PEERS-prometheus,victoriametrics}" | tr ',' '\n' | sort -r | paste -sd, -)
-    fsrc=/tmp/bench-flint-storage
-    [ -d "$fsrc" ] || fsrc=/tmp/bench-flint-engine
+    fsrc=$(flint_import_dir)
     python3 bench/latency_bench.py --harness "$harness" --data "$DATA" --flint ./flint \
         --flint-data "$fsrc" --peers "$peers" --out bench/results
 fi
