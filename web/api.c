@@ -1111,11 +1111,13 @@ static int h_status_tsdb(api_req *q, api_resp *r, const char *arg) {
     return 0;
 }
 
-/* /federate answers in text: errors are plain text lines as Go's http.Error. */
+/* /federate answers in text: errors are plain text lines as Go's http.Error.
+ * Without match[] nothing is selected: an empty 200, as Prometheus 2.42. */
 static int h_federate(api_req *q, api_resp *r, const char *arg) {
     (void)arg;
     if (params_count(&q->params, "match[]") == 0) {
-        resp_text(r, 400, "no match[] parameter provided\n");
+        resp_text(r, 200, "");
+        r->content_type = "text/plain; version=0.0.4; charset=utf-8";
         return 0;
     }
     matcher_sets ms;
