@@ -783,6 +783,7 @@ typedef struct scrape_result {
      * number of time series exposed on a scrape after relabelling"; the
      * sample limit applies to it); appended: stored */
     uint64_t scraped, post_relabel, appended, series_added;
+    bool over_limit; /* sample_limit passed: the scrape fails once the body is counted */
     char err[512];
 } scrape_result;
 
@@ -804,6 +805,26 @@ static int append_sample(target *t, tsdb_appender *app, const expo_sample *s, re
      * not even the hash is needed */
     series_entry *e = s->series_repeated ? *prev : NULL;
     uint32_t now = (uint32_t)t->scrape_id;
+    if (res->over_limit) {
+        /* Past sample_limit the scrape fails, but like Prometheus the rest
+         * of the body is still counted (scrape_samples_scraped and
+         * _post_metric_relabeling report what the target exposed); nothing
+         * is cached or stored, so a runaway target grows nothing. */
+        if (!e) e = cache_get(&t->cache, XXH3_128bits(s->series, s->series_len));
+        *prev = e;
+        bool kept = true;
+        if (e) {
+            kept = !(e->flags & SE_DROPPED);
+        } else if (sp->nmetric_relabel) {
+            rc = build_labels(t, s, rs, names, &nnames, res->err, sizeof res->err);
+            kept = rc == 0;
+            have_labels = true; /* the relabel scratch is reset below */
+            rc = 0;
+            res->err[0] = 0;
+        }
+        res->post_relabel += kept;
+        goto out;
+    }
     if (!e) {
         XXH128_hash_t h = XXH3_128bits(s->series, s->series_len);
         e = cache_get(&t->cache, h);
@@ -832,8 +853,7 @@ static int append_sample(target *t, tsdb_appender *app, const expo_sample *s, re
     }
     res->post_relabel++;
     if (sp->sample_limit && res->post_relabel > sp->sample_limit) {
-        snprintf(res->err, sizeof res->err, "sample limit exceeded");
-        rc = FLINT_ELIMIT;
+        res->over_limit = true; /* the error comes after the body is counted */
         goto out;
     }
     if (e->seen == now && !s->has_ts) {
@@ -895,6 +915,10 @@ static int append_body(target *t, tsdb_appender *app, const char *ctype, relabel
     if (md->oom) {
         snprintf(res->err, sizeof res->err, "out of memory");
         return FLINT_ENOMEM;
+    }
+    if (res->over_limit) {
+        snprintf(res->err, sizeof res->err, "sample limit exceeded");
+        return FLINT_ELIMIT;
     }
     return 0;
 }

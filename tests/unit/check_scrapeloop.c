@@ -599,8 +599,11 @@ START_TEST(test_scrapeloop_targets) {
     ck_assert_int_eq(x.nseries, 0);
     read_series(db, &x, "limit_metric", NULL, NULL);
     ck_assert_int_eq(x.nseries, 0);
+    /* the whole body is counted, as Prometheus reports it, though nothing is stored */
     read_series(db, &x, "scrape_samples_scraped", "job", "limit");
-    ck_assert(x.v[0] == 11); /* stopped at the first sample over the limit */
+    ck_assert(x.v[0] == 20);
+    read_series(db, &x, "scrape_samples_post_metric_relabeling", "job", "limit");
+    ck_assert(x.v[0] == 20);
 
     tsdb_close(db);
     tu_tmpdir_cleanup();
@@ -744,14 +747,25 @@ START_TEST(test_scrapeloop_metric_relabel) {
     t.s.timeout_ms = 300;
     t.s.metric_relabel = rules;
     t.s.nmetric_relabel = 2;
+    /* the same target over a sample_limit of 2: fails, but the counts after
+     * relabelling are still the body's, as Prometheus reports them */
+    static tspec tl;
+    mk_spec(&tl, f.port, "/relabel", "rlim");
+    tl.s.interval_ms = 300;
+    tl.s.timeout_ms = 300;
+    tl.s.metric_relabel = rules;
+    tl.s.nmetric_relabel = 2;
+    tl.s.sample_limit = 2;
+    scrape_target_spec both[2] = {t.s, tl.s};
     scrape_manager *m = scrape_manager_new(db);
     ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(scrape_manager_set_targets(m, &t.s, 1), 0);
+    ck_assert_int_eq(scrape_manager_set_targets(m, both, 2), 0);
     /* the manager compiled its own copy */
     relabel_rule_free(&rules[0]);
     relabel_rule_free(&rules[1]);
     ck_assert_int_eq(scrape_manager_run(m), 0);
     ck_assert_uint_ge(wait_scrapes(m, "rl", 4), 4);
+    ck_assert_uint_ge(wait_scrapes(m, "rlim", 4), 4);
     scrape_manager_free(m);
     fixture_stop(&f);
 
@@ -774,6 +788,15 @@ START_TEST(test_scrapeloop_metric_relabel) {
     read_series(db, &x, "dup_metric", "job", "rl");
     ck_assert_int_eq(x.nseries, 1);
     ck_assert_msg(!strstr(x.labels, "route"), "%s", x.labels); /* no path label: the regex does not match */
+    read_series(db, &x, "up", "job", "rlim");
+    ck_assert_int_ge(x.n, 4);
+    for (int i = 0; i < x.n; i++) ck_assert(x.v[i] == 0);
+    read_series(db, &x, "scrape_samples_scraped", "job", "rlim");
+    ck_assert(x.v[0] == 6 && x.v[x.n - 1] == 5);
+    read_series(db, &x, "scrape_samples_post_metric_relabeling", "job", "rlim");
+    ck_assert(x.v[0] == 4 && x.v[x.n - 1] == 4);
+    read_series(db, &x, "req_total", "job", "rlim");
+    ck_assert_int_eq(x.nseries, 0);
     tsdb_close(db);
     tu_tmpdir_cleanup();
 }
