@@ -1281,7 +1281,7 @@ static const struct route {
     {"/api/v1/admin/tsdb/clean_tombstones", M_POST | M_PUT, h_admin_clean_tombstones},
     {"/-/healthy", M_GET | M_HEAD, h_healthy},
     {"/-/ready", M_GET | M_HEAD, h_ready},
-    {"/-/reload", M_POST, h_reload},
+    {"/-/reload", M_POST | M_PUT, h_reload},
     {"/metrics", M_GET, h_metrics},
     {"/federate", M_GET, h_federate},
 };

@@ -57,10 +57,15 @@ static int get(uint16_t port, const char *path, char *body, size_t cap) {
     return http_do(port, req, body, cap);
 }
 
-static int post(uint16_t port, const char *path, char *body, size_t cap) {
+static int send_empty(uint16_t port, const char *method, const char *path, char *body, size_t cap) {
     char req[512];
-    snprintf(req, sizeof req, "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", path);
+    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+             method, path);
     return http_do(port, req, body, cap);
+}
+
+static int post(uint16_t port, const char *path, char *body, size_t cap) {
+    return send_empty(port, "POST", path, body, cap);
 }
 
 typedef struct reload_recorder {
@@ -108,6 +113,9 @@ START_TEST(test_lifecycle_reload) {
             ck_assert_int_eq(rec.calls, 2);
             ck_assert_int_eq(get(port, "/-/reload", body, sizeof body), 405);
             ck_assert_int_eq(rec.calls, 2);
+            rec.fail = 0; /* PUT as well as POST, as Prometheus routes it */
+            ck_assert_int_eq(send_empty(port, "PUT", "/-/reload", body, sizeof body), 200);
+            ck_assert_int_eq(rec.calls, 3);
         }
         api_server_stop(srv);
     }
