@@ -885,6 +885,18 @@ typedef struct dense_dec {
     const uint32_t *tab_t, *tab_v;
 } dense_dec;
 
+/* The state after a symbol: with two lanes the other state decodes the
+ * next symbol, and this one waits its turn. */
+static inline __attribute__((always_inline)) void dense_store_state(uint32_t *xp, uint32_t *x2p, bool lanes,
+                                                                    uint32_t x) {
+    if (lanes) {
+        *xp = *x2p;
+        *x2p = x;
+    } else {
+        *xp = x;
+    }
+}
+
 static inline __attribute__((always_inline)) unsigned dense_sym(uint32_t *xp, uint32_t *x2p, bool lanes,
                                                                 const uint8_t **rpp, const uint8_t *re,
                                                                 bool *bad, const uint32_t *tab,
@@ -901,12 +913,7 @@ static inline __attribute__((always_inline)) unsigned dense_sym(uint32_t *xp, ui
     x = need ? x << 8 | b : x;
     *rpp += need & have;
     *bad |= need & !have;
-    if (lanes) { /* the other state decodes the next symbol */
-        *xp = *x2p;
-        *x2p = x;
-    } else {
-        *xp = x;
-    }
+    dense_store_state(xp, x2p, lanes, x);
     return DENSE_ENTRY_SYM(e);
 }
 
@@ -947,12 +954,7 @@ static inline __attribute__((always_inline)) uint32_t dense_sym_in(uint32_t *xp,
     x = x << (need << 3) | (**rpp & (0u - need));
 #endif
     *rpp += need;
-    if (lanes) {
-        *xp = *x2p;
-        *x2p = x;
-    } else {
-        *xp = x;
-    }
+    dense_store_state(xp, x2p, lanes, x);
     return e;
 }
 
