@@ -1,5 +1,5 @@
 /*
- * check_lifecycle.c - the scrape manager's parts of the HTTP API: POST
+ * check_lifecycle.c - the scrape manager's parts of the HTTP API: POST/PUT
  * /-/reload (Prometheus' lifecycle API: 403 without --web.enable-lifecycle,
  * 200 with an empty body, 500 with the error) and /api/v1/metadata from
  * the manager (the server scrapes its own /metrics, which has HELP/TYPE
@@ -12,56 +12,23 @@
 #include "tsdb/db.h"
 #include "web/api.h"
 
-#include <arpa/inet.h>
 #include <check.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-
-/* One request on a fresh connection (10 s timeouts): the status, the body
- * into `body`. */
-static int http_do(uint16_t port, const char *request, char *body, size_t cap) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    size_t len = strlen(request);
-    ck_assert_int_eq(write(fd, request, len), (ssize_t)len);
-    static char resp[65536];
-    size_t got = 0;
-    for (int reads = 0; reads < 1000 && got < sizeof resp - 1; reads++) {
-        ssize_t n = read(fd, resp + got, sizeof resp - 1 - got);
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(fd);
-    resp[got] = '\0';
-    int status = 0;
-    ck_assert_int_eq(sscanf(resp, "HTTP/1.1 %d", &status), 1);
-    const char *b = strstr(resp, "\r\n\r\n");
-    ck_assert_ptr_nonnull(b);
-    snprintf(body, cap, "%s", b + 4);
-    return status;
-}
 
 static int get(uint16_t port, const char *path, char *body, size_t cap) {
     char req[512];
     snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-    return http_do(port, req, body, cap);
+    return tu_http_do(port, req, body, cap);
 }
 
 static int send_empty(uint16_t port, const char *method, const char *path, char *body, size_t cap) {
     char req[512];
     snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
              method, path);
-    return http_do(port, req, body, cap);
+    return tu_http_do(port, req, body, cap);
 }
 
 static int post(uint16_t port, const char *path, char *body, size_t cap) {

@@ -256,36 +256,6 @@ START_TEST(test_web_params_duration) {
 }
 END_TEST
 
-/* One HTTP/1.1 request over a fresh connection (10 s timeouts); returns
- * the status code and copies the body into body. */
-static int http_do(uint16_t port, const char *request, char *body, size_t cap) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    size_t len = strlen(request);
-    ck_assert_int_eq(write(fd, request, len), (ssize_t)len);
-    static _Thread_local char resp[65536]; /* per thread: clients run in parallel */
-    size_t got = 0;
-    for (int reads = 0; reads < 1000 && got < sizeof resp - 1; reads++) {
-        ssize_t n = read(fd, resp + got, sizeof resp - 1 - got);
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(fd);
-    resp[got] = '\0';
-    int status = 0;
-    ck_assert_int_eq(sscanf(resp, "HTTP/1.1 %d", &status), 1);
-    const char *b = strstr(resp, "\r\n\r\n");
-    ck_assert_ptr_nonnull(b);
-    snprintf(body, cap, "%s", b + 4);
-    return status;
-}
-
 START_TEST(test_web_api_requests) {
     const char *dir = tu_tmpdir();
     tsdb *db;
@@ -338,7 +308,7 @@ START_TEST(test_web_api_requests) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char body[8192];
-        int status = http_do(port, cases[i].req, body, sizeof body);
+        int status = tu_http_do(port, cases[i].req, body, sizeof body);
         ck_assert_msg(status == cases[i].status, "case %zu: status %d", i, status);
         ck_assert_msg(strcmp(body, cases[i].body) == 0, "case %zu: %s", i, body);
     }
@@ -519,7 +489,7 @@ static void *client_loop(void *arg) {
     snprintf(reqs[7], sizeof reqs[7], "GET /api/v1/series?match%%5B%%5D=live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     for (int i = 0; i < 24; i++) {
         static _Thread_local char body[65536];
-        int status = http_do(c->port, reqs[i % 8], body, sizeof body);
+        int status = tu_http_do(c->port, reqs[i % 8], body, sizeof body);
         if (status != 200) {
             c->failures++;
             snprintf(c->last_failure, sizeof c->last_failure, "%d %.200s", status, body);
@@ -561,7 +531,7 @@ START_TEST(test_web_api_concurrent_append) {
     for (int i = 0; i < 3; i++) ck_assert_msg(cc[i].failures == 0, "client %d: %s", i, cc[i].last_failure);
     /* every slot was given back */
     char body[65536];
-    ck_assert_int_eq(http_do(api_server_port(srv), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ck_assert_int_eq(tu_http_do(api_server_port(srv), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                              body, sizeof body), 200);
     ck_assert_ptr_nonnull(strstr(body, "\nprometheus_engine_queries 0\n"));
     ck_assert_ptr_nonnull(strstr(body, "\nprometheus_engine_queries_concurrent_max 2\n"));

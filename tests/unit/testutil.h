@@ -27,4 +27,9 @@ size_t tu_file_size(const char *path);
 void tu_file_poke(const char *path, size_t off, uint8_t xor_mask);
 void tu_file_truncate(const char *path, size_t len);
 
+/* One HTTP/1.1 request over a fresh connection to 127.0.0.1:port (10 s
+ * timeouts): the status code, the body copied into body. Safe from
+ * several threads. */
+int tu_http_do(uint16_t port, const char *request, char *body, size_t cap);
+
 #endif
